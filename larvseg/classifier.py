@@ -1,0 +1,100 @@
+"""Dense classifiers: per-patch class scores from a feature grid.
+
+Both classifiers map features `(B, D, h, w)` to logits `(B, C', h, w)` where `C'`
+is the number of classes scored (all `C`, or the subset `class_indices`).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+SCORE_NORM_EPS = 1e-5
+
+
+class CosineClassifier(nn.Module):
+    """LarvSeg's one-layer cosine classifier with per-pixel score normalisation.
+
+    `S = normalize(F Pp) . normalize(E Pc)^T` (cosine in [-1, 1]), then each pixel's
+    scores over the scored classes are standardised and mapped by `gamma * z + beta`
+    (method.md section 1).
+
+    Args:
+        in_dim: backbone width `D`.
+        embed_dim: embedding width `d`.
+        num_classes: number of classes `C`.
+    """
+
+    def __init__(self, in_dim: int, embed_dim: int, num_classes: int) -> None:
+        super().__init__()
+        scale = embed_dim**-0.5
+        self.class_embed = nn.Parameter(torch.randn(num_classes, embed_dim) * 0.02)
+        self.patch_proj = nn.Parameter(torch.randn(in_dim, embed_dim) * scale)
+        self.class_proj = nn.Parameter(torch.randn(embed_dim, embed_dim) * scale)
+        self.gamma = nn.Parameter(torch.ones(()))
+        self.beta = nn.Parameter(torch.zeros(()))
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.class_embed.shape[0])
+
+    def embed_pixels(self, features: torch.Tensor) -> torch.Tensor:
+        """Unit-norm pixel embeddings: features `(B, D, h, w)` -> `(B, d, h, w)`."""
+        projected = torch.einsum("bdhw,de->behw", features, self.patch_proj.to(features.dtype))
+        return F.normalize(projected, dim=1)
+
+    def embed_classes(self, class_indices: torch.Tensor | None = None) -> torch.Tensor:
+        """Unit-norm class embeddings `(C', d)` of all classes or of `class_indices`."""
+        embed = self.class_embed if class_indices is None else self.class_embed[class_indices]
+        return F.normalize(embed @ self.class_proj, dim=1)
+
+    def cosine(
+        self, features: torch.Tensor, class_indices: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pixel embeddings `(B, d, h, w)` and raw cosine scores `S` `(B, C', h, w)`."""
+        pixels = self.embed_pixels(features)
+        classes = self.embed_classes(class_indices).to(pixels.dtype)
+        return pixels, torch.einsum("behw,ce->bchw", pixels, classes)
+
+    def normalize_scores(self, cosine: torch.Tensor) -> torch.Tensor:
+        """Per-pixel standardisation over the class dim, then `gamma * z + beta`.
+
+        cosine `(B, C', h, w)` -> logits `(B, C', h, w)`.
+        """
+        mean = cosine.mean(dim=1, keepdim=True)
+        std = cosine.std(dim=1, keepdim=True, unbiased=False)
+        return (cosine - mean) / (std + SCORE_NORM_EPS) * self.gamma + self.beta
+
+    def forward(
+        self, features: torch.Tensor, class_indices: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return self.normalize_scores(self.cosine(features, class_indices)[1])
+
+
+class LinearClassifier(nn.Module):
+    """A classification head (pre-logits norm + linear layer) applied to every patch.
+
+    `norm` and `head` are timm's `fc_norm` and `head` of the source model, so the
+    logits of a patch equal timm's head applied to that patch token.
+    """
+
+    def __init__(self, norm: nn.Module, head: nn.Linear) -> None:
+        super().__init__()
+        self.norm = norm
+        self.head = head
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.head.out_features)
+
+    def forward(
+        self, features: torch.Tensor, class_indices: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        tokens = self.norm(features.permute(0, 2, 3, 1))
+        if class_indices is None:
+            logits = self.head(tokens)
+        else:
+            bias = None if self.head.bias is None else self.head.bias[class_indices]
+            logits = F.linear(tokens, self.head.weight[class_indices], bias)
+        return logits.permute(0, 3, 1, 2)

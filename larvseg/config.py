@@ -1,0 +1,89 @@
+"""Model configuration: what `config.json` of a larvseg checkpoint holds."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+ClassifierKind = Literal["cosine", "linear"]
+CLASSIFIER_KINDS: tuple[str, ...] = ("cosine", "linear")
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class ConfigError(ValueError):
+    """A model configuration that cannot describe a valid model."""
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a larvseg model, serialised as `config.json`.
+
+    Attributes:
+        backbone: timm model name of a ViT-family backbone (e.g. "vit_base_patch16_224").
+        backbone_kwargs: extra keyword arguments for `timm.create_model`.
+        classifier: "cosine" (LarvSeg's cosine classifier with score normalisation) or
+            "linear" (a classification head applied to every patch token).
+        embed_dim: width `d` of the cosine classifier's embedding space; None means the
+            backbone width. Ignored for "linear".
+        categories: the model's classes in class-index order, as WordNet 3.0 wnids.
+        image_size: inference size in pixels: the short side is resized to it and
+            sliding windows are `image_size x image_size`.
+        mean: per-channel RGB mean of the input normalisation (inputs in [0, 1]).
+        std: per-channel RGB standard deviation of the input normalisation.
+    """
+
+    backbone: str = "vit_base_patch16_224"
+    backbone_kwargs: dict[str, Any] = field(default_factory=dict)
+    classifier: ClassifierKind = "cosine"
+    embed_dim: int | None = None
+    categories: list[str] = field(default_factory=list)
+    image_size: int = 512
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+    def __post_init__(self) -> None:
+        if self.classifier not in CLASSIFIER_KINDS:
+            raise ConfigError(
+                f"classifier={self.classifier!r} is not one of {CLASSIFIER_KINDS}"
+            )
+        if not self.categories:
+            raise ConfigError("categories is empty: a model needs at least one class (wnid)")
+        if len(set(self.categories)) != len(self.categories):
+            raise ConfigError("categories contains duplicate wnids")
+        if self.image_size <= 0:
+            raise ConfigError(f"image_size must be positive, got {self.image_size}")
+        self.mean = _triple(self.mean, "mean")
+        self.std = _triple(self.std, "std")
+        if min(self.std) <= 0:
+            raise ConfigError(f"std must be positive, got {self.std}")
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes `C`."""
+        return len(self.categories)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict."""
+        data = dataclasses.asdict(self)
+        data["mean"] = list(self.mean)
+        data["std"] = list(self.std)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """Build from a dict such as a parsed `config.json`; unknown keys are an error."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(f"unknown model config keys {unknown}; expected some of {sorted(names)}")
+        return cls(**data)
+
+
+def _triple(value: Any, name: str) -> tuple[float, float, float]:
+    values = tuple(float(v) for v in value)
+    if len(values) != 3:
+        raise ConfigError(f"{name} must have 3 values (R, G, B), got {len(values)}")
+    return values[0], values[1], values[2]
