@@ -1,0 +1,198 @@
+"""`LarvSeg`: the user-facing segmenter (load, segment, save)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, overload
+
+import numpy as np
+import torch
+
+from .hub import DEFAULT_MODEL, load_model
+from .image import ImageInput, describe_input, load_image
+from .inference import window_logits
+from .labeling import LabelPlan, label_pixels
+from .model import LarvSegModel
+from .preprocess import normalize, resize_to_model
+from .result import Segmentation
+from .vocabulary import Category, Vocabulary
+
+HALF_DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """"auto" -> CUDA when available, else CPU; anything else as torch understands it."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
+    """None/float32 -> None (full precision); "bf16"/torch.bfloat16 (or fp16) -> that dtype."""
+    if dtype is None or dtype in (torch.float32, "fp32", "float32"):
+        return None
+    if isinstance(dtype, str):
+        if dtype not in HALF_DTYPES:
+            raise ValueError(f"dtype={dtype!r} is not one of fp32, bf16, fp16")
+        return HALF_DTYPES[dtype]
+    if dtype not in (torch.bfloat16, torch.float16):
+        raise ValueError(f"dtype={dtype} is not float32, bfloat16 or float16")
+    return dtype
+
+
+class LarvSeg:
+    """Large-vocabulary semantic segmenter over WordNet categories.
+
+    Args:
+        model: the network (`LarvSegModel`).
+        device: "auto", "cpu", "cuda", "cuda:1", ...
+        dtype: None (fp32) or torch.bfloat16 / "bf16" to run under autocast; the
+            weights stay in float32.
+    """
+
+    def __init__(
+        self,
+        model: LarvSegModel,
+        device: str | torch.device = "auto",
+        dtype: str | torch.dtype | None = None,
+    ) -> None:
+        self.device = resolve_device(device)
+        self.autocast_dtype = resolve_dtype(dtype)
+        self.model = model.eval().to(self.device)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | Path = DEFAULT_MODEL,
+        device: str | torch.device = "auto",
+        dtype: str | torch.dtype | None = None,
+    ) -> LarvSeg:
+        """Load a larvseg checkpoint or a timm ImageNet classifier from a folder or the hub.
+
+        `name_or_path` is a local folder or a Hugging Face hub id (downloaded through
+        huggingface_hub's cache; `HF_HUB_OFFLINE=1` uses the cache only). A timm classifier
+        such as the default `timm/vit_base_patch16_224.augreg_in21k` becomes a dense
+        classifier: its head applied to every patch token.
+        """
+        return cls(load_model(str(name_or_path)), device=device, dtype=dtype)
+
+    def save_pretrained(self, save_directory: str | Path) -> None:
+        """Write `config.json` + `model.safetensors` (loadable by `from_pretrained`)."""
+        self.model.save_pretrained(save_directory)
+
+    def push_to_hub(self, repo_id: str, **kwargs: Any) -> str:
+        """Upload the checkpoint to the Hugging Face hub (see `PyTorchModelHubMixin`)."""
+        return str(self.model.push_to_hub(repo_id, **kwargs))
+
+    @property
+    def config(self) -> Any:
+        """The model's `ModelConfig`."""
+        return self.model.config
+
+    @functools.cached_property
+    def vocabulary(self) -> Vocabulary:
+        """The model's categories as a `Vocabulary` (resolution, hyponyms, search)."""
+        return Vocabulary(self.model.config.categories)
+
+    @property
+    def categories(self) -> list[Category]:
+        """The model's categories in class-index order."""
+        return self.vocabulary.categories
+
+    def plan(self, vocab: Sequence[Any] | None, mode: str) -> tuple[LabelPlan, list[Category]]:
+        """The class -> item mapping for `vocab` (None = every model category is an item)."""
+        if vocab is None:
+            assignment = torch.arange(len(self.categories))
+            return LabelPlan(assignment, len(self.categories), mode), self.categories
+        if isinstance(vocab, str):
+            vocab = [vocab]
+        subset = self.vocabulary.subset(list(vocab))
+        assignment = torch.from_numpy(subset.assignment).long()
+        return LabelPlan(assignment, len(subset.items), mode), subset.items
+
+    @overload
+    def segment(
+        self, image: ImageInput, vocab: Sequence[Any] | None = ..., mode: str = ...,
+        *, size: int | None = ..., batch_size: int = ..., k: int = ...,
+    ) -> Segmentation: ...
+
+    @overload
+    def segment(
+        self, image: list[ImageInput], vocab: Sequence[Any] | None = ..., mode: str = ...,
+        *, size: int | None = ..., batch_size: int = ..., k: int = ...,
+    ) -> list[Segmentation]: ...
+
+    def segment(
+        self,
+        image: ImageInput | list[ImageInput],
+        vocab: Sequence[Any] | None = None,
+        mode: str = "closed",
+        *,
+        size: int | None = None,
+        batch_size: int = 4,
+        k: int = 8,
+    ) -> Segmentation | list[Segmentation]:
+        """Segment one image (or a list of images) into WordNet categories.
+
+        Args:
+            image: a path, PIL image, numpy array (HxW, HxWx3, HxWx4; uint8, uint16 or
+                float in [0, 1]) or a CHW torch tensor; or a list of them.
+            vocab: what to segment: synset names ("dog.n.01"), wnids ("n02084071"), nltk
+                Synsets or plain words; each covers itself and all its hyponyms among the
+                model's categories. None = all model categories.
+            mode: "closed": every pixel gets one of `vocab`; "open": decide over all
+                categories and mark pixels won by a category under no item of `vocab` as
+                unlabeled (-1).
+            size: short side in pixels the image is resized to (default the model's
+                `image_size`); larger inputs are covered by `size x size` sliding windows.
+            batch_size: windows per forward pass.
+            k: decoding candidates per patch.
+
+        Returns:
+            A `Segmentation` (a list of them for a list input) at the input's resolution.
+        """
+        images = image if isinstance(image, list) else [image]
+        plan, items = self.plan(vocab, mode)
+        arrays = [load_image(x) for x in images]
+        size = size or self.model.config.image_size
+        inputs = [
+            normalize(
+                resize_to_model(arr, size, self.model.patch_size),
+                self.model.config.mean,
+                self.model.config.std,
+            ).to(self.device)
+            for arr in arrays
+        ]
+        logits = window_logits(
+            self.model, inputs, size, batch_size=batch_size, autocast_dtype=self.autocast_dtype
+        )
+        results = [
+            self._result(arr, grid.cpu(), plan, items, k, describe_input(src))
+            for arr, grid, src in zip(arrays, logits, images, strict=True)
+        ]
+        return results if isinstance(image, list) else results[0]
+
+    def _result(
+        self,
+        image: np.ndarray,
+        logits: torch.Tensor,
+        plan: LabelPlan,
+        items: list[Category],
+        k: int,
+        source: str,
+    ) -> Segmentation:
+        labels, scores = label_pixels(logits, plan, image.shape[:2], k)
+        present = np.unique(labels[labels >= 0])
+        remap = np.full(plan.num_items, -1, dtype=np.int32)
+        remap[present] = np.arange(len(present), dtype=np.int32)
+        labels = np.where(labels >= 0, remap[np.maximum(labels, 0)], -1).astype(np.int32)
+        return Segmentation(
+            labels=labels,
+            scores=scores,
+            categories=[items[i] for i in present],
+            image=image,
+            vocabulary=self.vocabulary,
+            source=source,
+        )

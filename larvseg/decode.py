@@ -1,0 +1,132 @@
+"""Large-vocabulary decoding without image-resolution score maps (method.md section 5).
+
+Bilinear upsampling is linear, so the score of class `c` at an output pixel is a
+weighted sum of its logits at the pixel's four feature-grid neighbours ("taps").
+Only the taps' top-k classes are scored at image resolution, in bands of rows:
+memory is `O(h * w * k)` plus one band, never `O(C * H * W)`.
+
+All maps are channels-last: logits `(h, w, K)` at feature resolution.
+"""
+
+from __future__ import annotations
+
+import torch
+
+BAND_ELEMENTS = 1 << 23  # floats per band of output rows in the candidate scoring step
+
+
+def bilinear_taps(in_size: int, out_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Source indices `i0, i1` and weight of `i1` for each output position, `(out_size,)` each.
+
+    Matches `F.interpolate(mode="bilinear", align_corners=False)` with an explicit size.
+    """
+    scale = in_size / out_size
+    src = ((torch.arange(out_size, dtype=torch.float32) + 0.5) * scale - 0.5).clamp_(min=0)
+    i0 = src.floor().long().clamp_(max=in_size - 1)
+    i1 = (i0 + 1).clamp_(max=in_size - 1)
+    return i0, i1, src - i0
+
+
+def _quad_cells(height: int, width: int) -> torch.Tensor:
+    """Flat cell index of the 4 taps of each quad anchored at `(y0, x0)`: `(h, w, 4)`."""
+    ys = torch.arange(height)
+    xs = torch.arange(width)
+    y1 = (ys + 1).clamp(max=height - 1)
+    x1 = (xs + 1).clamp(max=width - 1)
+    rows = torch.stack([ys, ys, y1, y1], dim=-1)[:, None, :]
+    cols = torch.stack([xs, x1, xs, x1], dim=-1)[None, :, :]
+    return rows * width + cols
+
+
+def _quad_candidates(
+    flat: torch.Tensor, height: int, width: int, k: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Candidate classes of each quad and their logits at its four taps.
+
+    Candidates are the taps' top-k classes minus those dominated by another candidate
+    (at least as high at all four taps, so it can never win anywhere in the quad).
+
+    Returns:
+        classes `(h, w, n)` int64, values `(h, w, n, 4)` (non-dominated first; `n` is the
+        largest number of non-dominated candidates of any quad) and that number per quad
+        `(h, w)`.
+    """
+    cells = _quad_cells(height, width)  # (h, w, 4)
+    top_indices = flat.topk(k, dim=1).indices
+    classes = top_indices[cells].reshape(height, width, 4 * k)
+    values = flat[cells[:, :, None, :], classes[..., None]]  # (h, w, 4k, 4)
+    a, b = values[:, :, :, None, :], values[:, :, None, :, :]
+    order = torch.arange(4 * k)
+    # dominates[..., i, j]: candidate i beats or ties j at every tap (ties go to the first)
+    dominates = (a >= b).all(-1) & ((a > b).any(-1) | (order[:, None] < order[None, :]))
+    alive = ~dominates.any(dim=-2)  # (h, w, 4k)
+    counts = alive.sum(-1)
+    first = torch.argsort((~alive).to(torch.int8), dim=-1, stable=True)[..., : int(counts.max())]
+    values = values.gather(2, first[..., None].expand(-1, -1, -1, 4))
+    return classes.gather(-1, first), values, counts
+
+
+def upsampled_argmax(logits: torch.Tensor, out_size: tuple[int, int], k: int = 8) -> torch.Tensor:
+    """Argmax over classes of the bilinearly upsampled logits, among each pixel's candidates.
+
+    The candidates of an output pixel are the top-`k` classes of its four taps; a quad
+    with a single non-dominated candidate is filled without per-pixel work. The result
+    equals `F.interpolate(logits.permute(2, 0, 1)[None], out_size, mode="bilinear").argmax(1)`
+    wherever the winner is among the candidates: always when `k >= K`, and in practice when
+    neighbouring patches agree on their leading classes (a winner outside every tap's
+    top-k must lose to k classes at each of the four patches).
+
+    Args:
+        logits: `(h, w, K)` float logits at feature resolution.
+        out_size: `(H, W)` output size.
+        k: candidates per tap.
+
+    Returns:
+        `(H, W)` int64 class indices into `K`.
+    """
+    height, width, classes = logits.shape
+    flat = logits.reshape(height * width, classes)
+    candidates, values, counts = _quad_candidates(flat, height, width, min(k, classes))
+    quad_winner = torch.where(counts == 1, candidates[..., 0], -1)
+    y0, _, wy = bilinear_taps(height, out_size[0])
+    x0, _, wx = bilinear_taps(width, out_size[1])
+    out = quad_winner[y0[:, None], x0[None, :]]  # (H, W), -1 where undecided
+    rows, cols = (out < 0).nonzero(as_tuple=True)
+    chunk = max(1, BAND_ELEMENTS // (4 * candidates.shape[-1]))
+    for start in range(0, rows.numel(), chunk):
+        r, c = rows[start : start + chunk], cols[start : start + chunk]
+        a, b = wy[r], wx[c]
+        weights = torch.stack([(1 - a) * (1 - b), (1 - a) * b, a * (1 - b), a * b], dim=-1)
+        quad_y, quad_x = y0[r], x0[c]
+        scores = torch.einsum("pnt,pt->pn", values[quad_y, quad_x], weights)
+        out[r, c] = candidates[quad_y, quad_x, scores.argmax(dim=-1)]
+    return out
+
+
+def upsampled_gather(maps: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Bilinearly upsampled value of map `index[y, x]` at each output pixel.
+
+    Args:
+        maps: `(h, w, K)` float maps at feature resolution.
+        index: `(H, W)` int64 map index per output pixel.
+
+    Returns:
+        `(H, W)` float32, equal to `F.interpolate(maps...)[index[y, x], y, x]`.
+    """
+    height, width, channels = maps.shape
+    flat = maps.reshape(height * width, channels)
+    y0, y1, wy = bilinear_taps(height, index.shape[0])
+    x0, x1, wx = bilinear_taps(width, index.shape[1])
+    out = torch.empty(index.shape, dtype=torch.float32)
+    band = max(1, BAND_ELEMENTS // max(1, 4 * index.shape[1]))
+    for start in range(0, index.shape[0], band):
+        rows = slice(start, start + band)
+        a = wy[rows, None]
+        b = wx[None, :]
+        idx = index[rows]
+        top = flat[y0[rows, None] * width + x0[None, :], idx] * (1 - b)
+        top += flat[y0[rows, None] * width + x1[None, :], idx] * b
+        bottom = flat[y1[rows, None] * width + x0[None, :], idx] * (1 - b)
+        bottom += flat[y1[rows, None] * width + x1[None, :], idx] * b
+        out[rows] = top * (1 - a) + bottom * a
+    return out
