@@ -1,0 +1,129 @@
+"""Checkpoint loading: timm classifiers made dense (exact), larvseg folders, hub cache, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import make_timm_classifier, save_timm_checkpoint
+from timm.data import ImageNetInfo
+
+from larvseg.hub import CheckpointError, load_model
+
+
+def timm_head_per_patch(vit: torch.nn.Module, x: torch.Tensor, pool: str) -> torch.Tensor:
+    """timm's own `forward_head` applied to each patch token -> (B, N, C)."""
+    tokens = vit.forward_features(x)
+    prefix = vit.num_prefix_tokens
+    outputs = []
+    for i in range(prefix, tokens.shape[1]):
+        patch = tokens[:, i : i + 1]
+        # 'token' pooling reads position 0; 'avg' pooling averages the non-prefix tokens
+        seq = patch if pool == "token" else torch.cat([tokens[:, :prefix], patch], dim=1)
+        outputs.append(vit.forward_head(seq))
+    return torch.stack(outputs, dim=1)
+
+
+@pytest.mark.parametrize("pool", ["token", "avg"])
+def test_dense_head_equals_timm_head_on_every_patch(tmp_path: Path, pool: str) -> None:
+    vit = make_timm_classifier(num_classes=1000, global_pool=pool, seed=3)
+    model = load_model(str(save_timm_checkpoint(vit, tmp_path, global_pool=pool)))
+    x = torch.randn(2, 3, 48, 64)
+    with torch.no_grad():
+        ours = model(x)  # (2, 1000, 3, 4)
+        vit.set_input_size(img_size=(48, 64))
+        ref = timm_head_per_patch(vit, x, pool)
+    assert ours.shape == (2, 1000, 3, 4)
+    diff = (ours.flatten(2).transpose(1, 2) - ref).abs().max().item()
+    assert diff <= 1e-5
+
+
+def test_timm_classes_are_named_by_imagenet_wnids(timm_checkpoint: Path) -> None:
+    model = load_model(str(timm_checkpoint))
+    assert model.config.classifier == "linear"
+    assert model.config.categories == list(ImageNetInfo("imagenet-1k").label_names())
+    assert model.config.categories[0] == "n01440764"
+
+
+def test_larvseg_checkpoint_round_trip(cosine_model, tmp_path: Path) -> None:
+    cosine_model.save_pretrained(tmp_path)
+    loaded = load_model(str(tmp_path))
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), cosine_model(x))
+
+
+def test_missing_folder_and_files_are_named(tmp_path: Path, timm_checkpoint: Path) -> None:
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_model(str(tmp_path / "nowhere"))
+    with pytest.raises(CheckpointError, match="has no config.json"):
+        load_model(str(tmp_path))
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    shutil.copy(timm_checkpoint / "config.json", partial)
+    with pytest.raises(CheckpointError, match="has no model.safetensors"):
+        load_model(str(partial))
+
+
+def test_corrupt_files_are_reported(tmp_path: Path, timm_checkpoint: Path) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(timm_checkpoint, broken)
+    (broken / "model.safetensors").write_bytes(b"\x00garbage")
+    with pytest.raises(CheckpointError, match="not a readable safetensors file"):
+        load_model(str(broken))
+    (broken / "config.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        load_model(str(broken))
+
+
+def test_config_that_does_not_match_the_tensors(cosine_model, tmp_path: Path) -> None:
+    cosine_model.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["categories"] = config["categories"][:3]  # 3 classes, tensors hold 5
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="do not match its config.json"):
+        load_model(str(tmp_path))
+    config["classifier"] = "mlp"
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="config.json of .* is invalid"):
+        load_model(str(tmp_path))
+
+
+def fill_hub_cache(cache: Path, repo_id: str, files: Path) -> None:
+    """Lay `files` out as huggingface_hub's cache holds a downloaded repo snapshot."""
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    shutil.copytree(files, repo / "snapshots" / commit)
+
+
+def test_hub_id_loads_from_the_cache_offline(tmp_path: Path, timm_checkpoint: Path) -> None:
+    cache = tmp_path / "hub"
+    fill_hub_cache(cache, "timm/tiny_vit.test_in1k", timm_checkpoint)
+    script = textwrap.dedent(
+        """
+        import torch
+        from larvseg import LarvSeg
+        from larvseg.hub import CheckpointError, load_model
+        model = LarvSeg.from_pretrained("timm/tiny_vit.test_in1k", device="cpu")
+        print("loaded", len(model.model.config.categories))
+        try:
+            load_model("someone/not-cached")
+        except CheckpointError as err:
+            print("error", err)
+        """
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache)}
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert "loaded 1000" in out
+    assert "'someone/not-cached'" in out and "HF_HUB_OFFLINE=1" in out

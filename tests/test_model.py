@@ -1,0 +1,85 @@
+"""The network: cosine classifier math, shapes, save/load round trip."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from larvseg.classifier import SCORE_NORM_EPS, CosineClassifier
+from larvseg.config import ConfigError, ModelConfig
+from larvseg.model import LarvSegModel
+
+
+def test_cosine_scores_match_the_formula() -> None:
+    torch.manual_seed(0)
+    head = CosineClassifier(in_dim=8, embed_dim=4, num_classes=6)
+    features = torch.randn(2, 8, 3, 5)
+    pixels, cosine = head.cosine(features)
+    projected = torch.einsum("bdhw,de->bhwe", features, head.patch_proj)
+    classes = head.class_embed @ head.class_proj
+    expected = F.normalize(projected, dim=-1) @ F.normalize(classes, dim=-1).T
+    torch.testing.assert_close(cosine, expected.permute(0, 3, 1, 2), atol=1e-6, rtol=0)
+    assert cosine.abs().max() <= 1 + 1e-6
+    torch.testing.assert_close(pixels.norm(dim=1), torch.ones(2, 3, 5))
+
+
+def test_score_normalisation_standardises_each_pixel_then_scales() -> None:
+    torch.manual_seed(0)
+    head = CosineClassifier(in_dim=8, embed_dim=4, num_classes=6)
+    with torch.no_grad():
+        head.gamma.fill_(2.0)
+        head.beta.fill_(0.5)
+    cosine = torch.rand(1, 6, 2, 2)
+    logits = head.normalize_scores(cosine)
+    z = (cosine - cosine.mean(1, keepdim=True)) / (cosine.std(1, keepdim=True, unbiased=False) + SCORE_NORM_EPS)
+    torch.testing.assert_close(logits, 2.0 * z + 0.5)
+    torch.testing.assert_close(logits.mean(1), torch.full((1, 2, 2), 0.5))
+    # monotonic per pixel: the argmax does not depend on the normalisation
+    assert torch.equal(logits.argmax(1), cosine.argmax(1))
+
+
+def test_class_subset_normalises_over_the_scored_classes_only() -> None:
+    torch.manual_seed(0)
+    head = CosineClassifier(in_dim=8, embed_dim=4, num_classes=6)
+    features = torch.randn(1, 8, 2, 2)
+    subset = torch.tensor([4, 1])
+    _, full_cosine = head.cosine(features)
+    _, sub_cosine = head.cosine(features, subset)
+    torch.testing.assert_close(sub_cosine, full_cosine[:, subset])
+    torch.testing.assert_close(head(features, subset), head.normalize_scores(full_cosine[:, subset]))
+
+
+@pytest.mark.parametrize("kind", ["cosine", "linear"])
+def test_forward_shape_any_size_multiple_of_patch(kind: str) -> None:
+    config = ModelConfig(
+        backbone="vit_tiny_patch16_224",
+        backbone_kwargs={"depth": 1, "embed_dim": 32, "num_heads": 2},
+        classifier=kind,  # type: ignore[arg-type]
+        categories=["n02084071", "n02121808", "n01503061"],
+    )
+    model = LarvSegModel(config).eval()
+    assert model(torch.randn(2, 3, 48, 80)).shape == (2, 3, 3, 5)
+    with pytest.raises(ValueError, match="multiple of the patch size 16"):
+        model(torch.randn(1, 3, 50, 80))
+
+
+def test_save_and_load_give_identical_outputs(cosine_model: LarvSegModel, tmp_path) -> None:
+    cosine_model.save_pretrained(tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} >= {"config.json", "model.safetensors"}
+    loaded = LarvSegModel.from_pretrained(tmp_path, strict=True).eval()
+    x = torch.randn(1, 3, 64, 48)
+    with torch.no_grad():
+        assert torch.equal(cosine_model(x), loaded(x))
+    assert loaded.config == cosine_model.config
+
+
+def test_config_rejects_bad_values() -> None:
+    with pytest.raises(ConfigError, match="classifier='conv'"):
+        ModelConfig(classifier="conv", categories=["n02084071"])  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="categories is empty"):
+        ModelConfig(categories=[])
+    with pytest.raises(ConfigError, match="duplicate"):
+        ModelConfig(categories=["n02084071", "n02084071"])
+    with pytest.raises(ConfigError, match="unknown model config keys \\['colour'\\]"):
+        ModelConfig.from_dict({"categories": ["n02084071"], "colour": 1})
