@@ -1,0 +1,74 @@
+"""Regenerate larvseg/data/wordnet_nouns.tsv.gz from WordNet 3.0 through nltk.
+
+The table covers every wnid of timm's ImageNet class lists (21K goog, 22K, 12K, 1K) and
+all of their WordNet 3.0 ancestors. It needs nltk's WordNet 3.0 corpus; without the
+network, `scripts/install_wordnet.sh DIR` installs it from Debian packages, then:
+
+    NLTK_DATA=DIR python scripts/build_vocabulary_table.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import sys
+from pathlib import Path
+
+from nltk.corpus import wordnet as wn
+from timm.data import ImageNetInfo
+
+from larvseg.wordnet_table import (
+    COLUMNS,
+    LIST_NAMES,
+    format_row,
+    sense_numbers,
+    synset_record,
+    synsets_with_ancestors,
+)
+
+TIMM_SUBSETS = {
+    "imagenet21k_goog": "imagenet-21k-goog",
+    "imagenet22k": "imagenet-22k",
+    "imagenet12k": "imagenet-12k",
+    "imagenet1k": "imagenet-1k",
+}
+DEFAULT_OUTPUT = Path(__file__).resolve().parents[1] / "larvseg" / "data" / "wordnet_nouns.tsv.gz"
+
+
+def class_lists() -> dict[str, list[str]]:
+    """timm's class lists (wnids in class-index order), keyed by table column name."""
+    return {
+        column: list(ImageNetInfo(subset).label_names()) for column, subset in TIMM_SUBSETS.items()
+    }
+
+
+def table_lines(lists: dict[str, list[str]]) -> list[str]:
+    """Header and one line per synset."""
+    positions = {name: {w: i for i, w in enumerate(lists[name])} for name in LIST_NAMES}
+    lines = ["\t".join(COLUMNS + LIST_NAMES)]
+    synsets, missing = synsets_with_ancestors(wn, set().union(*lists.values()))
+    if missing:
+        raise SystemExit(f"not WordNet 3.0 noun synsets: {' '.join(sorted(missing))}")
+    for synset in (synsets[w] for w in sorted(synsets)):
+        category = synset_record(synset)
+        indices = [str(positions[name].get(category.wnid, "")) for name in LIST_NAMES]
+        lines.append(format_row(category, sense_numbers(wn, synset), indices))
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    args = parser.parse_args(argv)
+    if wn.get_version() != "3.0":
+        print(f"need WordNet 3.0, nltk has {wn.get_version()}", file=sys.stderr)
+        return 1
+    lines = table_lines(class_lists())
+    data = gzip.compress(("\n".join(lines) + "\n").encode("utf-8"), compresslevel=9, mtime=0)
+    args.output.write_bytes(data)
+    print(f"{args.output}: {len(lines) - 1} synsets, {len(data) / 1e6:.2f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
