@@ -1,0 +1,125 @@
+"""Training checkpoints (everything resume needs) and the exported model folder.
+
+Layout of the output directory:
+
+- `checkpoints/iter_XXXXXXXX.pt`: training state (torch.save; our own file, trusted),
+- `checkpoints/latest`: name of the newest complete training state,
+- `model/`: `config.json` + `model.safetensors` of the latest weights, loadable with
+  `LarvSeg.from_pretrained(output_dir / "model")` (no pickle).
+
+Every file is written to a temporary name in the same folder, flushed to disk and
+renamed into place, so an interrupted write never replaces a good checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..model import LarvSegModel
+
+CHECKPOINT_DIR = "checkpoints"
+MODEL_DIR = "model"
+LATEST = "latest"
+
+
+class ResumeError(RuntimeError):
+    """No usable training checkpoint where resume looked."""
+
+
+def rng_state() -> dict[str, Any]:
+    """Python, numpy, torch (and CUDA) random states."""
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what `rng_state` captured."""
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def save_checkpoint(
+    output_dir: Path, iteration: int, state: dict[str, Any], model: LarvSegModel, keep: int
+) -> Path:
+    """Write the training `state` and the `model/` export; keep the newest `keep` states."""
+    folder = output_dir / CHECKPOINT_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"iter_{iteration:08d}.pt"
+    _atomic(path, lambda tmp: torch.save(state, tmp))
+    _atomic(folder / LATEST, lambda tmp: tmp.write_text(path.name, encoding="utf-8"))
+    export_model(model, output_dir / MODEL_DIR)
+    for old in sorted(folder.glob("iter_*.pt"))[:-keep]:
+        old.unlink()
+    return path
+
+
+def export_model(model: LarvSegModel, target: Path) -> None:
+    """`save_pretrained` into a fresh folder, then swap it in place of `target`."""
+    staging = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging)
+    for name in os.listdir(staging):
+        with open(staging / name, "rb") as handle:
+            os.fsync(handle.fileno())
+    previous = target.with_name(f".{target.name}.old")
+    if target.exists():
+        shutil.rmtree(previous, ignore_errors=True)
+        os.replace(target, previous)
+    os.replace(staging, target)
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+def find_checkpoint(path: str | Path) -> Path:
+    """The training state file for `--resume PATH`: a `.pt` file, or an output/checkpoints
+    folder whose `latest` pointer names one."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    for folder in (path / CHECKPOINT_DIR, path):
+        pointer = folder / LATEST
+        if pointer.is_file():
+            target = folder / pointer.read_text(encoding="utf-8").strip()
+            if target.is_file():
+                return target
+            raise ResumeError(f"{pointer} names {target.name}, which does not exist")
+    raise ResumeError(
+        f"no training checkpoint at {str(path)!r}: expected a .pt file or a run folder "
+        f"with {CHECKPOINT_DIR}/{LATEST}"
+    )
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a training state written by `save_checkpoint` (onto CPU)."""
+    file = find_checkpoint(path)
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=False)
+    except Exception as err:  # corrupt or truncated file: torch raises various types
+        raise ResumeError(f"cannot read training checkpoint {file}: {err}") from err
+    if not isinstance(state, dict) or "iteration" not in state:
+        raise ResumeError(f"{file} is not a larvseg training checkpoint")
+    return state

@@ -1,0 +1,131 @@
+"""The model training starts from: a timm classifier or a larvseg checkpoint, re-vocabularied.
+
+From a timm classifier (default: the ImageNet-21K ViT-B/16) the cosine model takes the
+backbone weights unchanged, identity patch and class projections (so `d = D`), and the
+class embedding of every training class whose wnid is a class of the timm head is that
+head's weight row. The initial cosine score of a pixel and a matched class is then the
+cosine between the normed patch token and the head row. Unmatched classes keep the
+random initialisation of `CosineClassifier`. From a larvseg cosine checkpoint everything
+is copied and class embeddings are matched by wnid the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+from torch import nn
+
+from ..classifier import CosineClassifier, LinearClassifier
+from ..config import ModelConfig
+from ..hub import load_model
+from ..model import LarvSegModel
+
+
+class InitError(ValueError):
+    """The requested initialisation cannot produce the requested model."""
+
+
+@dataclass(frozen=True)
+class InitReport:
+    """Which training classes got their embedding from the initial checkpoint."""
+
+    source: str
+    matched: int
+    total: int
+
+    def __str__(self) -> str:
+        return (
+            f"initialised from {self.source}: {self.matched}/{self.total} class embeddings "
+            f"from matching wnids, {self.total - self.matched} random"
+        )
+
+
+def build_training_model(
+    init: str, classes: list[str], embed_dim: int | None = None, image_size: int = 512
+) -> tuple[LarvSegModel, InitReport]:
+    """A cosine `LarvSegModel` over `classes` (wnids), initialised from `init`.
+
+    Args:
+        init: timm classifier or larvseg checkpoint (folder or hub id).
+        classes: training vocabulary, in class-index order.
+        embed_dim: cosine width `d`; None = backbone width (timm) or the checkpoint's.
+        image_size: inference size recorded in the new model's config.
+    """
+    source = load_model(init)
+    if isinstance(source.classifier, LinearClassifier):
+        model = _from_linear(source, classes, embed_dim, image_size, init)
+    else:
+        model = _from_cosine(source, classes, embed_dim, image_size, init)
+    assert isinstance(model.classifier, CosineClassifier)
+    matched = _copy_class_rows(source, model)
+    return model.train(), InitReport(init, matched, len(classes))
+
+
+def _from_linear(
+    source: LarvSegModel, classes: list[str], embed_dim: int | None, size: int, init: str
+) -> LarvSegModel:
+    width = source.backbone.width
+    if embed_dim not in (None, width):
+        raise InitError(
+            f"model.embed_dim={embed_dim} but {init!r} is a timm classifier of width {width}: "
+            f"its head rows initialise the classes only with embed_dim null or {width}"
+        )
+    norm = source.classifier.norm
+    kwargs = dict(source.config.backbone_kwargs)
+    if not isinstance(norm, nn.Identity):  # 'avg'-pool models norm in fc_norm: move it
+        kwargs["fc_norm"] = False
+    config = replace(
+        source.config,
+        backbone_kwargs=kwargs,
+        classifier="cosine",
+        embed_dim=width,
+        categories=list(classes),
+        image_size=size,
+    )
+    model = LarvSegModel(config)
+    state = dict(source.backbone.state_dict())
+    if not isinstance(norm, nn.Identity):
+        state.update({f"vit.norm.{k}": v for k, v in norm.state_dict().items()})
+    model.backbone.load_state_dict(state, strict=True)
+    classifier = model.classifier
+    assert isinstance(classifier, CosineClassifier)
+    with torch.no_grad():
+        classifier.patch_proj.copy_(torch.eye(width))
+        classifier.class_proj.copy_(torch.eye(width))
+    return model
+
+
+def _from_cosine(
+    source: LarvSegModel, classes: list[str], embed_dim: int | None, size: int, init: str
+) -> LarvSegModel:
+    config: ModelConfig = source.config
+    if embed_dim not in (None, config.embed_dim or source.backbone.width):
+        raise InitError(
+            f"model.embed_dim={embed_dim} differs from the embedding width of checkpoint {init!r}"
+        )
+    model = LarvSegModel(replace(config, categories=list(classes), image_size=size))
+    state = {k: v for k, v in source.state_dict().items() if k != "classifier.class_embed"}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing != ["classifier.class_embed"] or unexpected:
+        raise InitError(f"checkpoint {init!r} does not fit its own config: {missing} {unexpected}")
+    return model
+
+
+def _copy_class_rows(source: LarvSegModel, model: LarvSegModel) -> int:
+    """Copy the source's class vectors (head rows or embeddings) of shared wnids; count them."""
+    index = {wnid: i for i, wnid in enumerate(source.config.categories)}
+    pairs = [(i, index[w]) for i, w in enumerate(model.config.categories) if w in index]
+    if not pairs:
+        return 0
+    rows = (
+        source.classifier.head.weight
+        if isinstance(source.classifier, LinearClassifier)
+        else (source.classifier.class_embed)
+    )
+    target = model.classifier
+    assert isinstance(target, CosineClassifier)
+    dst, src = (torch.tensor(x) for x in zip(*pairs, strict=True))
+    with torch.no_grad():
+        target.class_embed[dst] = rows.detach()[src].to(target.class_embed.dtype)
+    return len(pairs)
