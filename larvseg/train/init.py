@@ -18,7 +18,7 @@ from torch import nn
 
 from ..classifier import CosineClassifier, LinearClassifier
 from ..config import ModelConfig
-from ..hub import load_model
+from ..hub import config_from_timm, load_model, read_config
 from ..model import LarvSegModel
 
 
@@ -39,6 +39,13 @@ class InitReport:
             f"initialised from {self.source}: {self.matched}/{self.total} class embeddings "
             f"from matching wnids, {self.total - self.matched} random"
         )
+
+
+def input_normalisation(init: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Input mean and std of checkpoint `init`, read from its config.json only."""
+    raw = read_config(init)
+    config = config_from_timm(raw) if "architecture" in raw else ModelConfig.from_dict(raw)
+    return config.mean, config.std
 
 
 def build_training_model(
