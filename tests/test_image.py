@@ -233,7 +233,7 @@ def test_bool_array() -> None:
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 def test_float_arrays_in_unit_range(dtype: type) -> None:
-    pixels = np.array([[0.0, 0.25, 1.0]], dtype=dtype)
+    pixels: np.ndarray = np.array([[0.0, 0.25, 1.0]], dtype=dtype)
     np.testing.assert_array_equal(load_image(pixels)[0, :, 0], [0, 64, 255])
 
 
