@@ -1,0 +1,274 @@
+"""The training loop: mixed batches, SGD with a poly schedule, CA bank updates, checkpoints.
+
+`Trainer(config, datasets).train()` runs (or resumes) a whole run in this process;
+under `torchrun` every rank runs it, with sharded sampling, DDP gradients and bank
+updates gathered from all ranks so every rank holds the same memory bank.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..classifier import CosineClassifier
+from ..config import ModelConfig
+from ..model import LarvSegModel
+from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .config import TrainConfig
+from .data import MixedBatchLoader, SourceDataset, build_dataset
+from .distributed import DistInfo, all_reduce_sum, barrier, gather_rows, wrap_ddp
+from .init import build_training_model, input_normalisation
+from .log import TrainLogger
+from .losses import CAClassifierLoss
+from .memory_bank import MemoryBank
+from .step import SourcePlan, StepModule, sample_classes
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (e.g. a loss term became NaN or infinite)."""
+
+
+def poly_lr(iteration: int, config: TrainConfig) -> float:
+    """mmseg's poly schedule: `(lr - min_lr) * (1 - it / iterations) ** power + min_lr`."""
+    optim = config.optim
+    progress = min(iteration / optim.iterations, 1.0)
+    return (optim.lr - optim.min_lr) * (1.0 - progress) ** optim.power + optim.min_lr
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def vocabulary(config: TrainConfig, datasets: list[SourceDataset]) -> list[str]:
+    """`model.classes`, or the union of the sources' classes in source order."""
+    if config.model.classes is not None:
+        return list(config.model.classes)
+    seen: dict[str, None] = {}
+    for dataset in datasets:
+        seen.update(dict.fromkeys(dataset.classes))
+    return list(seen)
+
+
+class Trainer:
+    """Owns the model, optimizer, memory bank and data of one run.
+
+    Builds and validates one dataset per `config.data.sources` entry (normalised with
+    the initial checkpoint's mean/std) before the model, so data errors come first.
+
+    Args:
+        config: the run configuration.
+        info: this process's rank (default: single process).
+        device: where to train (default: CPU).
+        resume: a training checkpoint (file or run folder) to continue from.
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        info: DistInfo | None = None,
+        device: torch.device | None = None,
+        resume: str | Path | None = None,
+    ) -> None:
+        self.config = config
+        self.info = info or DistInfo()
+        self.device = device or torch.device("cpu")
+        self.output_dir = Path(config.output_dir)
+        seed_everything(config.seed)
+        state = load_checkpoint(resume) if resume is not None else None
+        if state is None:
+            mean, std = input_normalisation(config.model.init)
+        else:
+            mean, std = state["model_config"]["mean"], state["model_config"]["std"]
+        self.datasets = [
+            build_dataset(source, mean, std, train=True, seed=config.seed)
+            for source in config.data.sources
+        ]
+        for dataset in self.datasets:
+            dataset.validate()
+        self.model = self._build_model(state, vocabulary(config, self.datasets)).to(self.device)
+        self.iteration = 0 if state is None else int(state["iteration"])
+        self.plans = self._plans()
+        classifier = self.model.classifier
+        assert isinstance(classifier, CosineClassifier), "training needs a cosine model"
+        self.bank_dim = int(classifier.class_embed.shape[1])
+        self.bank: MemoryBank | None = None
+        ca_loss = None
+        if config.ca.enabled and any(plan.image_level for plan in self.plans):
+            ca = config.ca
+            self.bank = MemoryBank(
+                len(self.model.config.categories), self.bank_dim, ca.bank_size, ca.topk
+            )
+            self.bank.to(self.device)
+            ca_loss = CAClassifierLoss(
+                score_threshold=ca.score_threshold, diff_threshold=ca.diff_threshold, top5=ca.top5
+            )
+        autocast = config.precision == "bf16" and self.device.type == "cuda"
+        self.step_module = StepModule(self.model, self.plans, ca_loss, autocast)
+        self.ddp = wrap_ddp(self.step_module, self.info, self.device)
+        optim = config.optim
+        self.optimizer = torch.optim.SGD(
+            self.model.parameters(),
+            lr=optim.lr,
+            momentum=optim.momentum,
+            weight_decay=optim.weight_decay,
+        )
+        if state is not None:
+            self._restore(state)
+
+    def _build_model(self, state: dict[str, Any] | None, classes: list[str]) -> LarvSegModel:
+        if state is not None:
+            model = LarvSegModel(ModelConfig.from_dict(state["model_config"]))
+            model.load_state_dict(state["model"])
+            return model.train()
+        model, report = build_training_model(
+            self.config.model.init,
+            classes,
+            self.config.model.embed_dim,
+            self.config.model.image_size,
+        )
+        if self.info.is_main:
+            print(report)
+        return model
+
+    def _plans(self) -> list[SourcePlan]:
+        index = {wnid: i for i, wnid in enumerate(self.model.config.categories)}
+        plans = []
+        for source, dataset in zip(self.config.data.sources, self.datasets, strict=True):
+            missing = [w for w in dataset.classes if w not in index]
+            if missing:
+                raise TrainingError(
+                    f"source {source.name!r}: classes {missing[:5]} (of {len(missing)}) are not "
+                    f"in the model vocabulary (model.classes)"
+                )
+            ids = torch.tensor([index[w] for w in dataset.classes], dtype=torch.long)
+            plans.append(
+                SourcePlan(
+                    source.name,
+                    source.kind,
+                    ids,
+                    source.loss_weight,
+                    source.aux_weight,
+                    self.config.sampling_on(len(ids)),
+                )
+            )
+        return plans
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.bank is not None:
+            self.bank.load_state_dict(state["bank"])
+        set_rng_state(state["rng"])
+
+    def state(self) -> dict[str, Any]:
+        """Everything resume needs (RNG states are this rank's)."""
+        return {
+            "iteration": self.iteration,
+            "model": self.model.state_dict(),
+            "model_config": self.model.config.to_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "bank": None if self.bank is None else self.bank.state_dict(),
+            "rng": rng_state(),
+            "config": self.config.to_dict(),
+        }
+
+    def save(self) -> None:
+        """Checkpoint on rank 0; every rank waits for it."""
+        if self.info.is_main:
+            save_checkpoint(
+                self.output_dir,
+                self.iteration,
+                self.state(),
+                self.model,
+                self.config.keep_checkpoints,
+            )
+        barrier(self.info)
+
+    def train(self, stop_at: int | None = None) -> None:
+        """Run until `optim.iterations` (or `stop_at`) iterations, checkpointing on the way."""
+        config = self.config
+        end = min(stop_at or config.optim.iterations, config.optim.iterations)
+        loader = MixedBatchLoader(
+            self.datasets,
+            seed=config.seed,
+            rank=self.info.rank,
+            world_size=self.info.world_size,
+            num_workers=config.data.num_workers,
+            start_step=self.iteration,
+        )
+        if self.info.is_main:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            config.dump(self.output_dir / "config.yaml")
+        with TrainLogger(
+            self.output_dir, self.iteration, end, self.info.is_main, config.tensorboard
+        ) as logger:
+            batches_iter = iter(loader)
+            while self.iteration < end:
+                values = self.step(next(batches_iter))
+                self.iteration += 1
+                if self.iteration % config.log_every == 0 or self.iteration == end:
+                    logger.log(self.iteration, values)
+                if self.iteration % config.checkpoint_every == 0 or self.iteration == end:
+                    self.save()
+
+    def step(self, batches: dict[str, dict[str, Any]]) -> dict[str, float]:
+        """One optimizer step on a mixed batch; returns the logged values."""
+        batches = {
+            name: {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in batch.items()}
+            for name, batch in batches.items()
+        }
+        generator = torch.Generator().manual_seed(
+            (self.config.seed * 1_000_003 + self.iteration) * 1009 + self.info.rank
+        )
+        classes: dict[str, torch.Tensor] = {}
+        for plan in self.plans:
+            classes[plan.name], batches[plan.name] = sample_classes(
+                batches[plan.name], plan, self.config.class_sampling.num_sample_class, generator
+            )
+        lr = poly_lr(self.iteration, self.config)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        terms, updates = self.ddp(batches, classes, self.bank)
+        self._check_finite(terms)
+        weights = self.step_module.weights()
+        total = sum((weights[name] * value for name, value in terms.items()), torch.zeros(()))
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        values = {name: float(value.detach()) for name, value in terms.items()}
+        if self.config.optim.grad_clip is not None:
+            norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.config.optim.grad_clip)
+            values["grad_norm"] = float(norm)
+        self.optimizer.step()
+        self._update_bank(updates)
+        return {"loss": float(total.detach()), **values, "lr": lr}
+
+    def _check_finite(self, terms: dict[str, torch.Tensor]) -> None:
+        names = list(terms)
+        bad = torch.stack([(~torch.isfinite(terms[n].detach())).float() for n in names])
+        bad = all_reduce_sum(bad, self.info)
+        if bool(bad.any()):
+            name = names[int(torch.nonzero(bad)[0])]
+            raise TrainingError(
+                f"iteration {self.iteration + 1}: loss term {name!r} is "
+                f"{float(terms[name].detach())} (not finite) on some rank; stopping. The last "
+                f"good checkpoint is in {self.output_dir / 'checkpoints'} (if one was written)"
+            )
+
+    def _update_bank(self, updates: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        """Apply this step's bank updates from all ranks, in rank order, on every rank."""
+        if self.bank is None:
+            return
+        empty_ids = torch.zeros(0, dtype=torch.long, device=self.device)
+        empty_rows = torch.zeros(0, self.bank_dim, device=self.device)
+        ids = torch.cat([u[0].long() for u in updates] + [empty_ids])
+        rows = torch.cat([u[1].float() for u in updates] + [empty_rows])
+        ids, rows = gather_rows(ids, rows, self.info)
+        if ids.numel():
+            self.bank.update(ids, rows)
