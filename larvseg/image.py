@@ -64,8 +64,8 @@ def load_image(image: ImageInput, name: str | None = None) -> np.ndarray:
         name: how to call the input in errors, e.g. "image 3"; its description follows.
 
     Returns:
-        The pixels at the input's resolution; shares memory with a C-contiguous
-        `(H, W, 3)` uint8 array input.
+        The pixels at the input's resolution: a C-contiguous `(H, W, 3)` uint8 array input
+        itself, otherwise a new (writable) array.
 
     Raises:
         ImageError: the input is missing, unreadable, truncated, too large, or of a shape,
@@ -138,13 +138,13 @@ def _from_pil(image: Image.Image, label: str) -> np.ndarray:
             )
         return _from_array(pixels.astype(np.uint16), label)
     if image.mode.startswith("I;16") or image.mode in ("RGB", "F"):
-        return _from_array(np.asarray(image), label)
+        return _from_array(np.array(image), label)
     has_alpha = image.mode in ALPHA_MODES or (image.mode == "P" and "transparency" in image.info)
     try:
         converted = image.convert("RGBA" if has_alpha else "RGB")
     except ValueError as err:
         raise ImageError(f"{label}: cannot convert mode {image.mode} to RGB ({err})") from err
-    return _from_array(np.asarray(converted), label)
+    return _from_array(np.array(converted), label)
 
 
 def _from_tensor(tensor: torch.Tensor, label: str) -> np.ndarray:

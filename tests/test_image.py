@@ -42,6 +42,7 @@ def test_every_real_image_loads_at_its_size_from_str_and_path(real: Path) -> Non
     for file, (width, height, mode) in real_index(real).items():
         from_path = load_image(real / file)
         check_rgb(from_path, height, width)
+        assert from_path.flags.writeable  # torch.from_numpy needs no copy, users may draw on it
         np.testing.assert_array_equal(load_image(str(real / file)), from_path)
         if mode == "L":  # grayscale JPEGs: three equal channels equal to the decoded gray
             gray = np.asarray(Image.open(real / file))
