@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import textwrap
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -40,7 +41,7 @@ __all__ = [
     "VocabularySubset",
 ]
 
-SYNSET_NAME = re.compile(r"(?P<lemma>.+)\.(?P<pos>[nvasr])\.(?P<number>\d+)")
+SYNSET_NAME = re.compile(r"(?P<lemma>.+)\.(?P<pos>[nvasr])\.(?P<number>\d+)", re.IGNORECASE)
 POS_NAMES = {"n": "noun", "v": "verb", "a": "adjective", "s": "adjective", "r": "adverb"}
 # nltk's morphological rules for nouns ("dogs" -> "dog"), applied once, in this order.
 NOUN_SUFFIXES = (
@@ -239,7 +240,7 @@ class Vocabulary:
             return self._resolve_wnid(text)
         match = SYNSET_NAME.fullmatch(text)
         if match:
-            return self._resolve_name(text, match["lemma"], match["pos"])
+            return self._resolve_name(text, match["lemma"], match["pos"].lower())
         return self._resolve_word(text)
 
     def _resolve_wnid(self, wnid: str) -> Category:
@@ -286,10 +287,11 @@ class Vocabulary:
             suggestion = _did_you_mean(lemma_key(word), self._table.lemma_keys())
             raise VocabularyError(f"unknown word '{word}': no WordNet noun{suggestion}" + _hint())
         if len(senses) > 1:
+            gloss = textwrap.shorten(senses[0].gloss, 60)
+            others = _listing([c.name for c in senses[1:]])
             warnings.warn(
-                f"'{word}' read as {senses[0].name} ({_short(senses[0].gloss)}); other noun"
-                f" senses: {_listing([c.name for c in senses[1:]])}. Give a synset name to"
-                " choose one.",
+                f"'{word}' read as {senses[0].name} ({gloss}); other noun senses: {others}."
+                " Give a synset name to choose one.",
                 SenseWarning,
                 stacklevel=4,
             )
@@ -387,7 +389,3 @@ def _listing(names: Sequence[str], shown: int = 5) -> str:
     """'a, b, c' or 'a, b, c, d, e and 12 more'."""
     more = f" and {len(names) - shown} more" if len(names) > shown else ""
     return ", ".join(names[:shown]) + more
-
-
-def _short(text: str, width: int = 60) -> str:
-    return text if len(text) <= width else text[: width - 3].rstrip() + "..."

@@ -10,7 +10,7 @@ separated, with a header row naming the columns:
 - `lemmas`: space-separated lemma names ("dog domestic_dog Canis_familiaris")
 - `senses`: for each lemma, this synset's 1-based sense number among that lemma's
   noun senses, in WordNet order ("1 1 1"); a plain word means its lowest sense
-- `parents`: space-separated wnids of direct hypernyms and instance hypernyms
+- `parents`: space-separated wnids of direct hypernyms and instance hypernyms, sorted
 - `gloss`: the definition
 - one column per class list (`imagenet21k_goog`, ...): the synset's class index in
   that list, empty where it is not a class of the list
@@ -45,7 +45,7 @@ class Category:
         name: nltk's synset name, e.g. "dog.n.01".
         lemmas: lemma names, e.g. ("dog", "domestic_dog", "Canis_familiaris").
         gloss: the WordNet definition.
-        parents: wnids of the direct hypernyms and instance hypernyms.
+        parents: wnids of the direct hypernyms and instance hypernyms, sorted.
     """
 
     wnid: str
@@ -88,7 +88,10 @@ def synset_record(synset: Any) -> Category:
         name=synset.name(),
         lemmas=tuple(synset.lemma_names()),
         gloss=synset.definition(),
-        parents=tuple(synset_wnid(p) for p in synset.hypernyms() + synset.instance_hypernyms()),
+        # sorted: nltk keeps pointers in a set, so its order changes from run to run
+        parents=tuple(
+            sorted(synset_wnid(p) for p in synset.hypernyms() + synset.instance_hypernyms())
+        ),
     )
 
 
@@ -239,7 +242,8 @@ class WordNetTable:
 
     def row_of_name(self, name: str) -> int | None:
         """Row of a synset name: nltk's own ("dog.n.01") or any lemma's ("hound.n.01")."""
-        row = self._names.get(name.lower())
+        name = name.lower()
+        row = self._names.get(name)
         if row is not None:
             return row
         lemma, _, number = name.rpartition(".n.")

@@ -1,0 +1,98 @@
+"""`larvseg vocab`: find synsets to segment (`search`) and inspect one (`show`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+import warnings
+from collections.abc import Callable
+
+from ..vocabulary import SenseWarning, Vocabulary, VocabularyError
+
+SHOWN_MEMBERS = 10
+GLOSS_WIDTH = 70
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `vocab` command with its `search` and `show` subcommands."""
+    parser = subparsers.add_parser(
+        "vocab",
+        help="find WordNet synsets to segment",
+        description="Look up the WordNet 3.0 synsets of the default 21K model's vocabulary.",
+    )
+    commands = parser.add_subparsers(dest="vocab_command", required=True, metavar="SUBCOMMAND")
+    search = commands.add_parser(
+        "search",
+        help="synsets whose lemmas or gloss contain WORD",
+        description="List synsets whose lemmas or gloss contain WORD, best first, with how "
+        "many model categories each covers.",
+    )
+    search.add_argument("word", nargs="+", metavar="WORD", help="word or phrase, e.g. dog")
+    search.add_argument("--limit", type=int, default=20, help="hits shown (default: 20)")
+    search.set_defaults(func=run_search)
+    show = commands.add_parser(
+        "show",
+        help="lemmas, gloss, parents and covered categories of a synset",
+        description="Show a synset (name like dog.n.01, wnid like n02084071, or a word).",
+    )
+    show.add_argument("synset", metavar="SYNSET", help="synset name, wnid or word")
+    show.set_defaults(func=run_show)
+
+
+def run_search(args: argparse.Namespace) -> int:
+    """Print the hits of `larvseg vocab search`."""
+    return _reporting_errors(lambda: _search_lines(" ".join(args.word), args.limit))
+
+
+def run_show(args: argparse.Namespace) -> int:
+    """Print the synset of `larvseg vocab show`."""
+    return _reporting_errors(lambda: _show_lines(args.synset))
+
+
+def _search_lines(text: str, limit: int) -> list[str]:
+    vocab = Vocabulary.imagenet21k()
+    hits = vocab.search(text, limit=limit)
+    if not hits:
+        return [f"no synset matches '{text}'"]
+    width = max(len(h.category.name) for h in hits)
+    return [
+        f"{h.category.name:<{width}}  {h.category.wnid}  {h.covered:>6,}  "
+        + textwrap.shorten(h.category.gloss, GLOSS_WIDTH)
+        for h in hits
+    ]
+
+
+def _show_lines(item: str) -> list[str]:
+    vocab = Vocabulary.imagenet21k()
+    category = vocab.resolve(item)
+    try:
+        members = vocab.members(category)
+    except VocabularyError:
+        members = []
+    lines = [
+        str(category),
+        f"  lemmas:  {', '.join(category.lemmas)}",
+        f"  gloss:   {category.gloss}",
+        f"  parents: {', '.join(str(vocab.resolve(p)) for p in category.parents) or '(root)'}",
+        f"  covers {len(members):,} of the model's {len(vocab):,} categories",
+    ]
+    lines += [f"    {vocab.resolve(w)}" for w in members[:SHOWN_MEMBERS]]
+    if len(members) > SHOWN_MEMBERS:
+        lines.append(f"    ... and {len(members) - SHOWN_MEMBERS:,} more")
+    return lines
+
+
+def _reporting_errors(produce: Callable[[], list[str]]) -> int:
+    """Print the lines, sense notes to stderr; a VocabularyError is one stderr line, exit 2."""
+    try:
+        with warnings.catch_warnings(record=True) as notes:
+            warnings.simplefilter("always", SenseWarning)
+            lines = produce()
+    except VocabularyError as error:
+        print(f"larvseg vocab: {error}", file=sys.stderr)
+        return 2
+    for note in notes:
+        print(f"note: {note.message}", file=sys.stderr)
+    print("\n".join(lines))
+    return 0
