@@ -1,0 +1,96 @@
+"""Speed of the WordNet vocabulary: cold import + build, members, subset.
+
+    python benchmarks/vocabulary.py [--repeats N]
+
+Cold figures run in fresh interpreters (timed inside them, so interpreter start-up is
+excluded); warm figures are medians over repeats in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+from larvseg.vocabulary import Vocabulary, VocabularyError
+from larvseg.wordnet_table import WordNetTable
+
+COLD = """
+import json, time
+t0 = time.perf_counter()
+from larvseg.vocabulary import Vocabulary
+vocab = Vocabulary.imagenet21k()
+t1 = time.perf_counter()
+vocab.members("entity.n.01")
+t2 = time.perf_counter()
+print(json.dumps({"build": t1 - t0, "first_members": t2 - t1}))
+"""
+
+
+def cold_runs(repeats: int) -> dict[str, float]:
+    """Median seconds of import + build, and of the first members() call, in fresh processes."""
+    runs = [
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", COLD], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for _ in range(repeats)
+    ]
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+def warm(fn: Callable[[], object], repeats: int) -> float:
+    """Median seconds of `fn()` over `repeats` calls."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def covering_synsets(vocab: Vocabulary, count: int, seed: int = 0) -> list[str]:
+    """`count` seeded-random table synsets (names) that cover at least one model category."""
+    names = [c.name for c in WordNetTable.packaged().records]
+    chosen: list[str] = []
+    for name in random.Random(seed).sample(names, len(names)):
+        try:
+            vocab.member_indices(name)
+        except VocabularyError:
+            continue
+        chosen.append(name)
+        if len(chosen) == count:
+            return chosen
+    raise RuntimeError(f"fewer than {count} synsets cover a category")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    cold = cold_runs(args.repeats)
+    vocab = Vocabulary.imagenet21k()
+    names = covering_synsets(vocab, 1000)
+    wnids = [vocab.resolve(n).wnid for n in names]
+    rows = [
+        ("import + build Vocabulary.imagenet21k() (cold)", cold["build"]),
+        ('first members("entity.n.01") (cold: ancestor closure)', cold["first_members"]),
+        ('members("entity.n.01") (warm)', warm(lambda: vocab.members("entity.n.01"), args.repeats)),
+        ("subset(1,000 synset names) (warm)", warm(lambda: vocab.subset(names), args.repeats)),
+        ("subset(1,000 wnids) (warm)", warm(lambda: vocab.subset(wnids), args.repeats)),
+        ('search("dog") (warm)', warm(lambda: vocab.search("dog"), args.repeats)),
+    ]
+    width = max(len(label) for label, _ in rows)
+    print(f"{'what':<{width}}  {'ms':>8}")
+    for label, seconds in rows:
+        print(f"{label:<{width}}  {seconds * 1e3:8.1f}")
+
+
+if __name__ == "__main__":
+    main()
