@@ -41,7 +41,8 @@ __all__ = [
     "VocabularySubset",
 ]
 
-SYNSET_NAME = re.compile(r"(?P<lemma>.+)\.(?P<pos>[nvasr])\.(?P<number>\d+)", re.IGNORECASE)
+# sense numbers start at 1 (nltk reads "dog.n.0" as the last sense)
+SYNSET_NAME = re.compile(r"(?P<lemma>.+)\.(?P<pos>[nvasr])\.(?P<number>0*[1-9]\d*)", re.IGNORECASE)
 POS_NAMES = {"n": "noun", "v": "verb", "a": "adjective", "s": "adjective", "r": "adverb"}
 # nltk's morphological rules for nouns ("dogs" -> "dog"), applied once, in this order.
 NOUN_SUFFIXES = (
@@ -264,9 +265,11 @@ class Vocabulary:
             return self._table.records[row]
         wordnet = nltk_wordnet()
         if wordnet is not None:
+            from nltk.corpus.reader.wordnet import WordNetError
+
             try:
                 return self._resolve_synset(wordnet.synset(name))
-            except Exception:  # nltk raises WordNetError or ValueError for unknown names
+            except WordNetError:
                 pass
         senses = [self._table.records[r].name for r in self._rows_of_word(lemma)]
         if senses:

@@ -24,7 +24,7 @@ fi
 
 mkdir -p "$dest"
 for f in "$src"/data.* "$src"/index.* "$src"/*.exc "$src"/cntlist "$src"/cntlist.rev; do
-    [[ -f "$f" ]] && cp -f "$f" "$dest/"
+    if [[ -f "$f" ]]; then cp -f "$f" "$dest/"; fi
 done
 
 # WordNet 3.0 lexicographer files: number, name, syntactic category (1 n, 2 v, 3 adj, 4 adv).

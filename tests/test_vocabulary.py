@@ -125,6 +125,7 @@ def test_resolve_ancestor_that_is_no_model_class(vocab: Vocabulary) -> None:
         ("dgo.n.01", r"unknown synset dgo\.n\.01; did you mean .*dog\.n\.01"),
         ("dog.n.09", r"unknown synset dog\.n\.09; 'dog' has these senses: dog\.n\.01"),
         ("dgo", r"unknown word 'dgo'.*did you mean dingo"),
+        ("dog.n.0", r"unknown word 'dog\.n\.0'"),
         ("run.v.01", r"run\.v\.01 is a verb synset"),
         (FakeSynset(1, "v", "run.v.01"), r"run\.v\.01 is not a noun synset"),
         (42, r"cannot read 42 as a synset"),
