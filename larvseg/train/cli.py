@@ -76,10 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.checkpoint and not args.eval_only:
         return _fail("--checkpoint is for --eval-only; use --resume to continue training")
     if args.eval_only:
-        from .evaluate import run_evaluation
-
-        print(run_evaluation(config, args.checkpoint))
-        return 0
+        return _evaluate(config, args.checkpoint or str(Path(config.output_dir) / "model"))
     return _train(config, args.resume)
 
 
@@ -103,6 +100,18 @@ def _train(config: TrainConfig, resume: str | None) -> int:
         return _fail(f"training stopped: {err}", code=1)
     finally:
         destroy_distributed()
+    return 0
+
+
+def _evaluate(config: TrainConfig, checkpoint: str) -> int:
+    from ..hub import CheckpointError
+    from .data import DataError
+    from .evaluate import run_evaluation
+
+    try:
+        print(run_evaluation(config, checkpoint))
+    except (DataError, CheckpointError) as err:
+        return _fail(str(err))
     return 0
 
 

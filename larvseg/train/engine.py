@@ -238,7 +238,10 @@ class Trainer:
         terms, updates = self.ddp(batches, classes, self.bank)
         self._check_finite(terms)
         weights = self.step_module.weights()
-        total = sum((weights[name] * value for name, value in terms.items()), torch.zeros(()))
+        total = sum(
+            (weights[name] * value for name, value in terms.items()),
+            torch.zeros((), device=self.device),
+        )
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         values = {name: float(value.detach()) for name, value in terms.items()}

@@ -1,0 +1,90 @@
+"""Training config: YAML + overrides, unknown keys and wrong types named, dump round trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from larvseg.train.cli import main
+from larvseg.train.config import TrainConfig, TrainConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+
+SOURCE = {"name": "coco", "kind": "segmentation", "images": "img", "annotations": "ann"}
+
+
+def write(tmp_path: Path, data: dict) -> Path:
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def test_defaults_follow_the_paper() -> None:
+    config = TrainConfig()
+    assert (config.optim.lr, config.optim.momentum, config.optim.weight_decay) == (1e-3, 0.9, 0)
+    assert (config.optim.power, config.optim.min_lr, config.optim.iterations) == (
+        0.9,
+        1e-5,
+        320_000,
+    )
+    assert (config.ca.bank_size, config.ca.topk, config.class_sampling.num_sample_class) == (
+        20,
+        20,
+        100,
+    )
+    assert not config.sampling_on(847) and config.sampling_on(21843)
+
+
+def test_yaml_and_overrides(tmp_path: Path) -> None:
+    path = write(tmp_path, {"optim": {"lr": "1e-2"}, "data": {"sources": [SOURCE]}})
+    config = TrainConfig.load(
+        path, ["optim.iterations=10", "data.sources.0.batch_size=4", "ca.enabled=false"]
+    )
+    assert config.optim.lr == 0.01 and config.optim.iterations == 10
+    assert config.data.sources[0].batch_size == 4 and config.data.sources[0].name == "coco"
+    assert config.ca.enabled is False
+
+
+@pytest.mark.parametrize(
+    ("data", "overrides", "message"),
+    [
+        ({"optim": {"lrr": 1}}, [], "'optim.lrr'"),
+        ({"data": {"sources": [{**SOURCE, "colour": 1}]}}, [], "'data.sources.0.colour'"),
+        ({}, ["optim.iterations=many"], "optim.iterations must be int"),
+        ({}, ["precision=fp16"], "precision must be one of"),
+        ({}, ["data.sources.3.batch_size=2"], "data.sources must be a list"),
+        ({}, ["optim.iterations=0"], "optim.iterations must be positive"),
+        ({}, ["nonsense"], "key.path=value"),
+    ],
+)
+def test_errors_name_the_key(tmp_path: Path, data: dict, overrides: list, message: str) -> None:
+    with pytest.raises(TrainConfigError, match=message.replace(".", r"\.")):
+        TrainConfig.load(write(tmp_path, data), overrides)
+
+
+def test_dump_round_trips(tmp_path: Path) -> None:
+    config = TrainConfig.load(write(tmp_path, {"data": {"sources": [SOURCE]}}), ["seed=3"])
+    config.dump(tmp_path / "dumped.yaml")
+    assert TrainConfig.load(tmp_path / "dumped.yaml") == config
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "configs").glob("*.yaml")))
+def test_shipped_configs_load(name: str) -> None:
+    config = TrainConfig.load(REPO / "configs" / name)
+    assert config.data.sources
+
+
+def test_cli_reports_config_errors_in_one_line(tmp_path: Path, capsys) -> None:
+    code = main(["--config", str(write(tmp_path, {"optim": {"lrr": 1}}))])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and "optim.lrr" in err
+
+
+def test_help_lists_every_option(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for option in ("--config", "--set", "--resume", "--eval-only", "--checkpoint", "--output-dir"):
+        assert option in out
