@@ -78,7 +78,9 @@ def _from_linear(
             f"model.embed_dim={embed_dim} but {init!r} is a timm classifier of width {width}: "
             f"its head rows initialise the classes only with embed_dim null or {width}"
         )
-    norm = source.classifier.norm
+    head = source.classifier
+    assert isinstance(head, LinearClassifier)
+    norm: nn.Module = head.norm
     kwargs = dict(source.config.backbone_kwargs)
     if not isinstance(norm, nn.Identity):  # 'avg'-pool models norm in fc_norm: move it
         kwargs["fc_norm"] = False
