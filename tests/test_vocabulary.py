@@ -6,6 +6,7 @@ import argparse
 import random
 import warnings
 from functools import cache
+from importlib import resources
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from larvseg.vocabulary import (
     VocabularyError,
     VocabularySubset,
 )
-from larvseg.wordnet_table import WordNetTable
+from larvseg.wordnet_table import TABLE_RESOURCE, WordNetTable
 
 DOG = "n02084071"
 ITALIAN_GREYHOUND = "n02091032"
@@ -54,6 +55,13 @@ def test_imagenet21k_is_timms_goog_list_and_cached(vocab: Vocabulary) -> None:
     assert [c.wnid for c in vocab.categories] == expected
     assert Vocabulary.imagenet21k() is vocab
     assert vocab.index(DOG) == expected.index(DOG)
+
+
+def test_table_ships_compressed_in_the_package() -> None:
+    table = resources.files("larvseg").joinpath(TABLE_RESOURCE)
+    assert TABLE_RESOURCE.endswith(".gz")
+    assert len(table.read_bytes()) < 3_000_000
+    assert len(WordNetTable.packaged()) == 23_548
 
 
 @pytest.mark.parametrize("subset", ["imagenet-22k", "imagenet-12k", "imagenet-1k"])
