@@ -1,0 +1,173 @@
+"""Evaluation (method.md section 4): single scale, sliding windows, no CRF.
+
+Each image is resized (short side to `short_side`, bilinear), scored by overlapping
+`window x window` crops, the logits of the evaluated classes are upsampled bilinearly
+to the original label size and the argmax is compared with the label map. Metrics
+are in `metrics.py`: mIoU over all, base and novel classes, pixel accuracy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ..inference import sliding_window_logits
+from ..model import LarvSegModel
+from ..preprocess import normalize, resize_to_model
+from ..wordnet_table import WordNetTable
+from .metrics import IGNORE_INDEX, ConfusionMatrix, EvalResult
+
+SHORT_SIDE = 512
+WINDOW = 512
+STRIDE = 341  # mmseg's; rounded down to whole patches by the evaluator
+UPSAMPLE_CHUNK = 32  # classes upsampled to label resolution at once
+
+
+class EvaluationError(ValueError):
+    """Evaluation inputs that do not fit together; the message names the input."""
+
+
+class EvalDataset(Protocol):
+    """What `evaluate` reads: `(image (H, W, 3) uint8 RGB, target (H, W) int class indices)`."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def upsampled_argmax(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Exact argmax of bilinearly upsampled logits, upsampling a few classes at a time.
+
+    Args:
+        logits: `(K, h, w)` float logits at feature resolution.
+        size: `(H, W)` output size.
+
+    Returns:
+        `(H, W)` int64, equal to `F.interpolate(logits[None], size, mode="bilinear")[0].argmax(0)`
+        (ties go to the lowest index) in `O(UPSAMPLE_CHUNK * H * W)` memory.
+    """
+    best = torch.full(size, -torch.inf)
+    index = torch.zeros(size, dtype=torch.long)
+    for start in range(0, logits.shape[0], UPSAMPLE_CHUNK):
+        chunk = F.interpolate(
+            logits[None, start : start + UPSAMPLE_CHUNK].float(),
+            size=size,
+            mode="bilinear",
+            align_corners=False,
+        )[0]
+        values, indices = chunk.max(dim=0)
+        better = values > best
+        best = torch.where(better, values, best)
+        index = torch.where(better, indices + start, index)
+    return index
+
+
+def base_flags(wnids: Sequence[str], base: set[str] | Sequence[bool]) -> list[bool]:
+    """Base flag of each evaluated class, from a set of base wnids or one flag per class."""
+    if isinstance(base, (set, frozenset)):
+        return [wnid in base for wnid in wnids]
+    flags = [bool(b) for b in base]
+    if len(flags) != len(wnids):
+        raise EvaluationError(f"base has {len(flags)} flags for {len(wnids)} evaluated classes")
+    return flags
+
+
+def synset_names(wnids: Sequence[str]) -> list[str]:
+    """Synset names ("dog.n.01") from the packaged WordNet table; "" where unknown."""
+    table = WordNetTable.packaged()
+    return [table.records[table.rows[w]].name if w in table.rows else "" for w in wnids]
+
+
+@torch.inference_mode()
+def predict(
+    model: LarvSegModel,
+    image: np.ndarray,
+    size: tuple[int, int],
+    class_ids: torch.Tensor,
+    *,
+    short_side: int = SHORT_SIDE,
+    window: int = WINDOW,
+    stride: int = STRIDE,
+    full_vocabulary: bool = False,
+) -> torch.Tensor:
+    """Predicted evaluated-class index `(H, W)` int64 of one image `(H0, W0, 3)` uint8 RGB.
+
+    `size` is the label size `(H, W)` the logits are upsampled to. With `full_vocabulary`
+    the cosine scores are normalised over all model classes, then subset to `class_ids`;
+    otherwise only `class_ids` are scored (and normalised among themselves).
+    """
+    p = model.patch_size
+    stride = max(p, stride // p * p)
+    device = next(model.parameters()).device
+    resized = resize_to_model(image, short_side, p)
+    x = normalize(resized, model.config.mean, model.config.std).to(device)
+    if full_vocabulary:
+        logits = sliding_window_logits(model, x, window, stride)[:, class_ids.to(device)]
+    else:
+        logits = sliding_window_logits(model, x, window, stride, class_ids.to(device))
+    return upsampled_argmax(logits[0].cpu(), size)
+
+
+def evaluate(
+    model: LarvSegModel,
+    dataset: EvalDataset,
+    class_ids: torch.Tensor,
+    base: set[str] | Sequence[bool],
+    *,
+    short_side: int = SHORT_SIDE,
+    window: int = WINDOW,
+    stride: int = STRIDE,
+    full_vocabulary: bool = False,
+    ignore_index: int = IGNORE_INDEX,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    name: str = "",
+) -> EvalResult:
+    """mIoU (all / base / novel), pixel accuracy and per-class IoU of `model` on `dataset`.
+
+    Args:
+        model: the model; put in eval mode on `device`.
+        dataset: `(image (H, W, 3) uint8 RGB, target (H, W) ints)` items; target value
+            `k` is evaluated class `k`, `ignore_index` is not counted.
+        class_ids: `(K,)` int64 model class index of each evaluated class.
+        base: the base wnids, or one flag per evaluated class.
+        short_side: images are resized so their short side is this (bilinear).
+        window: sliding-window side in pixels (a multiple of the patch size).
+        stride: window step in pixels (rounded down to whole patches).
+        full_vocabulary: normalise scores over all model classes, then subset
+            (method.md section 1); default: over the evaluated classes only (the
+            paper's setting, where the model's vocabulary is the dataset's).
+        ignore_index: target value of unlabelled pixels.
+        device: where the model runs.
+        progress: show a tqdm bar.
+        name: dataset name shown in the result.
+    """
+    categories = model.config.categories
+    class_ids = torch.as_tensor(class_ids, dtype=torch.long).flatten()
+    if class_ids.numel() == 0:
+        raise EvaluationError("class_ids is empty: nothing to evaluate")
+    if int(class_ids.min()) < 0 or int(class_ids.max()) >= len(categories):
+        raise EvaluationError(f"class_ids must lie in [0, {len(categories)}) (the model's classes)")
+    wnids = [categories[i] for i in class_ids.tolist()]
+    flags = base_flags(wnids, base)
+    model.eval().to(device)
+    confusion = ConfusionMatrix(len(wnids), ignore_index)
+    for index in tqdm(range(len(dataset)), desc=f"eval {name}".strip(), disable=not progress):
+        image, target = dataset[index]
+        pred = predict(
+            model,
+            image,
+            (int(target.shape[0]), int(target.shape[1])),
+            class_ids,
+            short_side=short_side,
+            window=window,
+            stride=stride,
+            full_vocabulary=full_vocabulary,
+        )
+        confusion.update(pred, target)
+    return EvalResult.from_confusion(confusion, wnids, flags, synset_names(wnids), dataset=name)
