@@ -106,11 +106,11 @@ def _train(config: TrainConfig, resume: str | None) -> int:
 def _evaluate(config: TrainConfig, checkpoint: str) -> int:
     from ..hub import CheckpointError
     from .data import DataError
-    from .evaluate import run_evaluation
+    from .evaluate import EvaluationError, run_evaluation
 
     try:
         print(run_evaluation(config, checkpoint))
-    except (DataError, CheckpointError) as err:
+    except (DataError, CheckpointError, EvaluationError) as err:
         return _fail(str(err))
     return 0
 
