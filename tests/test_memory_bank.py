@@ -35,7 +35,9 @@ def top_features(pixels: torch.Tensor, score_map: torch.Tensor, k: int) -> torch
 
 
 def random_batch(generator: torch.Generator, batch: int, dim: int, num_pairs: int):
-    pixels = F.normalize(torch.randn(batch, dim, 4, 5, generator=generator, dtype=torch.float64), dim=1)
+    pixels = F.normalize(
+        torch.randn(batch, dim, 4, 5, generator=generator, dtype=torch.float64), dim=1
+    )
     maps = torch.randn(num_pairs, 4, 5, generator=generator, dtype=torch.float64)
     image_index = torch.randint(0, batch, (num_pairs,), generator=generator)
     return pixels, maps, image_index

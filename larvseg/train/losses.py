@@ -131,7 +131,9 @@ def select_background(
     return confident & different & ready & ~F.one_hot(label, num_classes).bool()
 
 
-def _pair_dot(pixels: torch.Tensor, image_index: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
+def _pair_dot(
+    pixels: torch.Tensor, image_index: torch.Tensor, vectors: torch.Tensor
+) -> torch.Tensor:
     """`pixels[image_index[p]] . vectors[p]` per pixel, `(P, h, w)`, fp32."""
     maps = torch.einsum("bdhw,pd->bphw", pixels.float(), vectors.float())
     return maps[image_index, torch.arange(image_index.numel(), device=maps.device)]

@@ -83,7 +83,7 @@ class MemoryBank(nn.Module):
         map of each update's category on its image, image_index `(P,)` -> `(P, d)`:
         the mean of the re-normalised features of the top-`topk` pixels of each map.
         """
-        batch, dim = pixels.shape[:2]
+        dim = pixels.shape[1]
         flat = pixels.detach().float().flatten(2).transpose(1, 2).reshape(-1, dim)
         scores = score_maps.detach().flatten(1)
         k = min(self.topk, scores.shape[1])

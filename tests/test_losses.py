@@ -1,0 +1,185 @@
+"""Training losses on constructed inputs with hand-computed answers."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from larvseg.train.losses import (
+    CAClassifierLoss,
+    attention_maps,
+    ca_auxiliary_loss,
+    image_label_loss,
+    label_pairs,
+    other_labels,
+    pair_label_losses,
+    segmentation_loss,
+    select_background,
+)
+from larvseg.train.memory_bank import MemoryBank
+
+
+def ce(scores: list[float], target: int) -> float:
+    return -scores[target] + math.log(sum(math.exp(s) for s in scores))
+
+
+def map_with_mean(means: list[float], h: int = 2, w: int = 3) -> torch.Tensor:
+    """`(C, h, w)` maps that vary over pixels but average to `means`."""
+    ripple = torch.arange(h * w, dtype=torch.float32).reshape(h, w)
+    ripple = ripple - ripple.mean()
+    return torch.stack([m + 0.1 * (i + 1) * ripple for i, m in enumerate(means)])
+
+
+def test_image_label_loss_hand_computed() -> None:
+    logits = map_with_mean([1.0, 2.0, 0.5])[None].requires_grad_()
+    labels = torch.tensor([[0, 1, -1]])
+    expected = (ce([1.0, 0.5], 0) + ce([2.0, 0.5], 0)) / 2  # other present label dropped
+    loss = image_label_loss(logits, labels)
+    assert math.isclose(float(loss.detach()), expected, rel_tol=1e-6)
+    without_exclusion = (ce([1.0, 2.0, 0.5], 0) + ce([1.0, 2.0, 0.5], 1)) / 2
+    assert abs(expected - without_exclusion) > 0.1
+    loss.backward()
+    assert logits.grad is not None and logits.grad.abs().sum() > 0
+
+
+def test_image_label_loss_mean_over_pairs_of_batch() -> None:
+    logits = torch.stack([map_with_mean([1.0, 2.0, 0.5]), map_with_mean([0.0, -1.0, 3.0])])
+    labels = torch.tensor([[0, 1], [2, -1]])
+    expected = (ce([1.0, 0.5], 0) + ce([2.0, 0.5], 0) + ce([0.0, -1.0, 3.0], 2)) / 3
+    assert math.isclose(float(image_label_loss(logits, labels)), expected, rel_tol=1e-6)
+
+
+def test_image_label_loss_without_labels_is_attached_zero() -> None:
+    logits = torch.randn(2, 3, 2, 2, requires_grad=True)
+    loss = image_label_loss(logits, torch.full((2, 2), -1))
+    assert float(loss.detach()) == 0 and loss.requires_grad
+
+
+def test_segmentation_loss_matches_cross_entropy_and_ignores_255() -> None:
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 4, 3, 5, generator=generator, requires_grad=True)
+    target = torch.randint(0, 4, (2, 12, 20), generator=generator)
+    target[0, :4] = 255
+    upsampled = F.interpolate(logits, size=(12, 20), mode="bilinear", align_corners=False)
+    expected = F.cross_entropy(upsampled, target, ignore_index=255)
+    torch.testing.assert_close(segmentation_loss(logits, target), expected)
+    ignored = segmentation_loss(logits, torch.full((2, 12, 20), 255))
+    assert float(ignored.detach()) == 0 and ignored.requires_grad
+
+
+def test_select_background_single_label_rules() -> None:
+    fg = [0.9, 0.8, 0.1, 0.0]
+    maps = [
+        fg,  # 0: the label
+        [0.0, 0.1, 0.8, 0.9],  # 1: confident, different map -> background
+        [0.8, 0.7, 0.2, 0.1],  # 2: confident, same map shape as fg -> rejected
+        [0.0, 0.1, 0.3, 0.3],  # 3: different but below 0.35 -> rejected
+        [0.1, 0.0, 0.9, 0.8],  # 4: confident, different, bank not ready -> rejected
+    ]
+    cosine = torch.tensor(maps).reshape(1, 5, 2, 2)
+    labels = torch.tensor([[0]])
+    ready = torch.tensor([True, True, True, True, False])
+    selected = select_background(cosine, labels, ready, single_label=True)
+    assert selected.tolist() == [[False, True, False, False, False]]
+    all_ready = select_background(
+        cosine, labels, torch.ones(5, dtype=torch.bool), single_label=True
+    )
+    assert all_ready.tolist() == [[False, True, False, False, True]]
+
+
+def test_select_background_multi_label_uses_other_ready_labels() -> None:
+    cosine = torch.rand(2, 4, 2, 2)
+    labels = torch.tensor([[0, 2, 3], [1, -1, -1]])
+    ready = torch.tensor([True, True, True, False])
+    selected = select_background(cosine, labels, ready, single_label=False)
+    assert selected.tolist() == [
+        [False, False, True, False],  # pair (0, 0): label 2 (3 not ready)
+        [True, False, False, False],  # pair (0, 2): label 0
+        [True, False, True, False],  # pair (0, 3): labels 0 and 2
+        [False, False, False, False],  # pair (1, 1): nothing else present
+    ]
+
+
+def test_attention_maps_equal_direct_formula() -> None:
+    generator = torch.Generator().manual_seed(3)
+    pixels = F.normalize(torch.randn(2, 6, 3, 4, generator=generator), dim=1)
+    means = torch.randn(5, 6, generator=generator)
+    image_index = torch.tensor([0, 1, 1])
+    label = torch.tensor([2, 0, 4])
+    bg = torch.tensor(
+        [[True, False, False, True, False], [False, False, False, False, False], [1, 1, 0, 0, 0]]
+    ).bool()
+    got = attention_maps(pixels, image_index, means[label], means, bg)
+    for p in range(3):
+        f = pixels[image_index[p]]
+        s_fg = torch.einsum("dhw,d->hw", f, means[label[p]])
+        bg_classes = bg[p].nonzero().flatten().tolist()
+        scores = [torch.einsum("dhw,d->hw", f, means[b]) for b in bg_classes]
+        s_bg = torch.stack(scores).mean(0) if scores else 1 - s_fg
+        diff = s_fg - s_bg
+        z = (diff - diff.mean()) / (diff.std(unbiased=False) + 1e-5)
+        torch.testing.assert_close(got[p], torch.sigmoid(z), atol=1e-5, rtol=0)
+
+
+def test_aux_loss_with_unit_attention_is_image_label_loss() -> None:
+    generator = torch.Generator().manual_seed(4)
+    logits = torch.randn(2, 5, 3, 3, generator=generator, requires_grad=True)
+    labels = torch.tensor([[0, 3], [4, -1]])
+    ones = torch.ones(3, 3, 3)
+    loss = ca_auxiliary_loss(logits, ones, labels, torch.ones(3, dtype=torch.bool))
+    torch.testing.assert_close(loss, image_label_loss(logits, labels))
+    loss.backward()
+    assert logits.grad is not None and logits.grad.abs().sum() > 0
+
+
+def test_aux_loss_warm_up_pairs_contribute_zero() -> None:
+    generator = torch.Generator().manual_seed(5)
+    logits = torch.randn(2, 5, 3, 3, generator=generator)
+    labels = torch.tensor([[0, 3], [4, -1]])
+    attention = torch.rand(3, 3, 3, generator=generator)
+    image_index, label = label_pairs(labels)
+    weighted = logits[image_index] * attention[:, None]
+    per_pair = pair_label_losses(weighted, label, other_labels(labels, 5))
+    active = torch.tensor([True, False, True])
+    loss = ca_auxiliary_loss(logits, attention, labels, active)
+    torch.testing.assert_close(loss, (per_pair[0] + per_pair[2]) / 3)
+    assert float(ca_auxiliary_loss(logits, attention, labels, torch.zeros(3).bool())) == 0
+
+
+def test_ca_classifier_loss_warm_up_update_and_gradients() -> None:
+    generator = torch.Generator().manual_seed(6)
+    pixels = F.normalize(torch.randn(2, 8, 4, 4, generator=generator), dim=1).requires_grad_()
+    cosine = torch.rand(2, 3, 4, 4, generator=generator)
+    logits = torch.randn(2, 3, 4, 4, generator=generator, requires_grad=True)
+    labels = torch.tensor([[0, 2], [1, -1]])
+    class_ids = torch.tensor([7, 3, 9])
+    bank = MemoryBank(10, 8, size=2, topk=3)
+    ca = CAClassifierLoss()
+    for step in range(3):
+        loss, (ids, entries) = ca(
+            pixels, cosine, logits, labels, class_ids, bank, single_label=False
+        )
+        assert (float(loss.detach()) > 0) == (step == 2)  # banks full after 2 updates
+        assert ids.tolist() == [7, 9, 3] and entries.shape == (3, 8)
+        assert not entries.requires_grad
+        bank.update(ids, entries)
+    loss.backward()
+    assert logits.grad is not None and logits.grad.abs().sum() > 0
+    assert pixels.grad is None  # attention and bank entries are not trained
+
+
+def test_ca_classifier_loss_single_label_bf16_inputs() -> None:
+    generator = torch.Generator().manual_seed(7)
+    pixels = F.normalize(torch.randn(2, 8, 4, 4, generator=generator), dim=1).bfloat16()
+    cosine = torch.rand(2, 4, 4, 4, generator=generator).bfloat16()
+    logits = torch.randn(2, 4, 4, 4, generator=generator).bfloat16().requires_grad_()
+    labels = torch.tensor([[1], [3]])
+    bank = MemoryBank(4, 8, size=1, topk=2)
+    bank.update(torch.arange(4), torch.randn(4, 8, generator=generator))
+    loss, (_, entries) = CAClassifierLoss()(
+        pixels, cosine, logits, labels, torch.arange(4), bank, single_label=True
+    )
+    assert loss.dtype == torch.float32 and torch.isfinite(loss) and float(loss.detach()) > 0
+    assert entries.dtype == torch.float32
