@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -183,3 +184,42 @@ def test_ca_classifier_loss_single_label_bf16_inputs() -> None:
     )
     assert loss.dtype == torch.float32 and torch.isfinite(loss) and float(loss.detach()) > 0
     assert entries.dtype == torch.float32
+
+
+@pytest.mark.parametrize("single_label", [True, False])
+def test_ca_classifier_loss_without_labels(single_label: bool) -> None:
+    logits = torch.randn(2, 4, 3, 3, requires_grad=True)
+    pixels = F.normalize(torch.randn(2, 8, 3, 3), dim=1)
+    loss, (ids, entries) = CAClassifierLoss()(
+        pixels,
+        torch.rand(2, 4, 3, 3),
+        logits,
+        torch.full((2, 1), -1),
+        torch.arange(4),
+        MemoryBank(5, 8, size=1),
+        single_label=single_label,
+    )
+    assert float(loss.detach()) == 0 and loss.requires_grad
+    assert ids.shape == (0,) and entries.shape == (0, 8)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_ca_classifier_loss_cuda_bf16_autocast() -> None:
+    device = torch.device("cuda")
+    generator = torch.Generator().manual_seed(8)
+    features = torch.randn(2, 8, 4, 4, generator=generator).to(device)
+    class_embed = torch.randn(4, 8, generator=generator).to(device).requires_grad_()
+    labels = torch.tensor([[1, 2], [3, -1]], device=device)
+    bank = MemoryBank(6, 8, size=1, topk=2).to(device)
+    bank.update(torch.arange(6, device=device), torch.randn(6, 8, device=device))
+    with torch.autocast("cuda", torch.bfloat16):
+        pixels = F.normalize(features, dim=1)
+        cosine = torch.einsum("bdhw,cd->bchw", pixels, F.normalize(class_embed, dim=1))
+        logits = cosine * 10
+    loss, (ids, entries) = CAClassifierLoss()(
+        pixels, cosine, logits, labels, torch.arange(4, device=device), bank, single_label=False
+    )
+    loss.backward()
+    assert torch.isfinite(loss) and class_embed.grad is not None
+    bank.update(ids, entries)
+    assert bank.storage.is_cuda and entries.dtype == torch.float32

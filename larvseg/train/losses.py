@@ -222,6 +222,8 @@ class CAClassifierLoss:
         class_ids `(C',)` model class index of each scored column.
         """
         image_index, label = label_pairs(labels)
+        if label.numel() == 0:
+            return logits.sum() * 0, (class_ids[label], pixels.new_zeros(0, bank.dim).float())
         ready = bank.ready(class_ids)
         means = bank.mean(class_ids)
         background = select_background(
