@@ -1,0 +1,390 @@
+"""Training data sources: segmentation, multi-label and single-label classification.
+
+Each source (`DataSourceConfig`, one entry of the YAML `data.sources` list) lists its
+samples when built, is checked by `SourceDataset.validate()` before training, and
+yields augmented samples keyed by `(sample index, draw number)`; see
+docs/training-data.md for the on-disk formats. Mixed batches: `larvseg.train.sampling`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zlib
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from ..image import ImageError, load_image
+from .sampling import MixedBatchLoader, ShardedInfiniteSampler
+from .transforms import IGNORE_INDEX, augment, to_tensor
+
+__all__ = [
+    "DataError",
+    "DataSourceConfig",
+    "MixedBatchLoader",
+    "ShardedInfiniteSampler",
+    "SourceDataset",
+    "build_dataset",
+    "collate",
+]
+
+SourceKind = Literal["segmentation", "multilabel", "singlelabel"]
+KINDS = ("segmentation", "multilabel", "singlelabel")
+LABEL_DECODERS = ("ade20k_full",)
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+IGNORE = 255
+SCAN_THREADS = 8
+log = logging.getLogger(__name__)
+
+
+class DataError(ValueError):
+    """Bad training data; the message names the source and the file or value to fix."""
+
+
+@dataclass
+class DataSourceConfig:
+    """One data source. See docs/training-data.md for every field and its formats."""
+
+    name: str
+    kind: SourceKind
+    images: str
+    annotations: str | None = None
+    labels_file: str | None = None
+    classes: list[str | None] | str | None = None
+    reduce_zero_label: bool = False
+    label_decoder: str | None = None
+    image_suffix: str = ".jpg"
+    label_suffix: str = ".png"
+    crop_size: int = 512
+    cat_max_ratio: float = 0.75
+    batch_size: int = 2
+    loss_weight: float = 1.0
+    aux_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        where = f"data source {self.name!r}"
+        if self.kind not in KINDS:
+            raise DataError(f"{where}: kind must be one of {list(KINDS)}, got {self.kind!r}")
+        if self.kind == "segmentation" and not self.annotations:
+            raise DataError(f"{where}: a segmentation source needs `annotations` (label maps)")
+        if self.kind == "multilabel" and bool(self.annotations) == bool(self.labels_file):
+            raise DataError(f"{where}: give exactly one of `annotations` or `labels_file`")
+        if self.label_decoder not in (None, *LABEL_DECODERS):
+            raise DataError(f"{where}: label_decoder must be one of {list(LABEL_DECODERS)}")
+        for key in ("crop_size", "batch_size"):
+            if getattr(self, key) < 1:
+                raise DataError(f"{where}: {key} must be >= 1, got {getattr(self, key)}")
+        for key in ("loss_weight", "aux_weight"):
+            if getattr(self, key) < 0:
+                raise DataError(f"{where}: {key} must be >= 0, got {getattr(self, key)}")
+        if not 0 < self.cat_max_ratio <= 1:
+            raise DataError(f"{where}: cat_max_ratio must be in (0, 1], got {self.cat_max_ratio}")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One sample: its image, label map (if any) and image-level labels (if given)."""
+
+    image: Path
+    label_map: Path | None = None
+    labels: tuple[int, ...] | None = None
+
+
+def read_label_map(path: Path, decoder: str | None = None) -> np.ndarray:
+    """Raw label values `(H, W)` int64 of a label-map file, read as stored (never via RGB).
+
+    Single-channel maps (PIL modes L, P, I;16, I) give their values; decoder
+    "ade20k_full" reads the full ADE20K `_seg.png` as class = R // 10 * 256 + G.
+    """
+    try:
+        with Image.open(path) as image:
+            if decoder == "ade20k_full":
+                rgb = np.asarray(image.convert("RGB")).astype(np.int64)
+                return rgb[..., 0] // 10 * 256 + rgb[..., 1]
+            if image.mode not in ("L", "P", "I", "I;16", "I;16L", "I;16B"):
+                raise DataError(
+                    f"label map {path} has PIL mode {image.mode}; expected a single-channel "
+                    "map of class values (mode L, P or I;16), or set label_decoder"
+                )
+            return np.asarray(image).astype(np.int64)
+    except OSError as err:
+        raise DataError(f"cannot read label map {path}: {err}") from err
+
+
+def read_class_list(classes: list[str | None] | str | None, where: str) -> list[str | None] | None:
+    """The class list (label value -> wnid; None for an unused value) from YAML or a file.
+
+    A file has one wnid per line, line i for label value i; an empty line or "-" marks
+    an unused value.
+    """
+    if classes is None or isinstance(classes, list):
+        return classes
+    path = Path(classes)
+    if not path.is_file():
+        raise DataError(f"{where}: classes file {path} not found")
+    return [line.strip() or None for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _files(folder: Path, suffix: str, where: str, what: str) -> dict[str, Path]:
+    """`{relative path without suffix: file}` for files under `folder` ending in `suffix`."""
+    if not folder.is_dir():
+        raise DataError(f"{where}: {what} folder {folder} does not exist")
+    return {
+        str(p.relative_to(folder))[: -len(suffix)]: p
+        for p in sorted(folder.rglob(f"*{suffix}"))
+        if p.is_file()
+    }
+
+
+def _pair(config: DataSourceConfig, where: str) -> list[Sample]:
+    """Image <-> label-map pairs matched by relative path (ADE20K, COCO-Stuff layouts)."""
+    assert config.annotations is not None
+    images = _files(Path(config.images), config.image_suffix, where, "image")
+    maps = _files(Path(config.annotations), config.label_suffix, where, "annotation")
+    for have, other, what, suffix in (
+        (images, maps, "label map", config.label_suffix),
+        (maps, images, "image", config.image_suffix),
+    ):
+        lacking = sorted(set(have) - set(other))
+        if lacking:
+            raise DataError(
+                f"{where}: {len(lacking)} files have no matching {what}, e.g. {have[lacking[0]]} "
+                f"(expected the same relative path ending in {suffix!r})"
+            )
+    return [Sample(images[key], maps[key]) for key in images]
+
+
+def _from_labels_file(config: DataSourceConfig, where: str) -> tuple[list[Sample], list[str]]:
+    """Samples of a JSON-lines labels file `{"image": "rel/path.jpg", "labels": [wnid, ...]}`."""
+    assert config.labels_file is not None
+    path, root = Path(config.labels_file), Path(config.images)
+    if not path.is_file():
+        raise DataError(f"{where}: labels_file {path} does not exist")
+    entries = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+            entries.append((root / entry["image"], [str(w) for w in entry["labels"]]))
+        except (ValueError, KeyError, TypeError) as err:
+            raise DataError(
+                f'{where}: {path} line {number} is not {{"image": ..., "labels": [...]}}: {err}'
+            ) from err
+    raw = read_class_list(config.classes, where)
+    classes = [w for w in raw if w] if raw else sorted({w for _, ws in entries for w in ws})
+    index = {w: i for i, w in enumerate(dict.fromkeys(classes))}
+    samples = []
+    for image, wnids in entries:
+        unknown = [w for w in wnids if w not in index]
+        if unknown:
+            raise DataError(f"{where}: {path} labels {unknown} of {image} are not in `classes`")
+        samples.append(Sample(image, labels=tuple(sorted({index[w] for w in wnids}))))
+    return samples, classes
+
+
+def _from_folders(config: DataSourceConfig, where: str) -> tuple[list[Sample], list[str]]:
+    """Samples of an ImageNet tree `root/<wnid>/*.JPEG`; classes default to the folders."""
+    root = Path(config.images)
+    if not root.is_dir():
+        raise DataError(f"{where}: image folder {root} does not exist")
+    folders = sorted(p for p in root.iterdir() if p.is_dir())
+    raw = read_class_list(config.classes, where)
+    classes = [w for w in raw if w] if raw else [p.name for p in folders]
+    index = {w: i for i, w in enumerate(dict.fromkeys(classes))}
+    unknown = [p.name for p in folders if p.name not in index]
+    if unknown:
+        raise DataError(f"{where}: class folders {unknown[:5]} in {root} are not in `classes`")
+    samples = [
+        Sample(path, labels=(index[folder.name],))
+        for folder in folders
+        for path in sorted(folder.iterdir())
+        if path.suffix.lower() in IMAGE_SUFFIXES
+    ]
+    return samples, classes
+
+
+class SourceDataset(torch.utils.data.Dataset):
+    """Samples of one source, keyed by `(index, draw)`; see `build_dataset`.
+
+    Attributes:
+        config: the source's configuration.
+        classes: the source's classes (wnids, no gaps or repeats); targets and labels
+            are indices into this list.
+        samples: the listed samples.
+    """
+
+    def __init__(
+        self,
+        config: DataSourceConfig,
+        samples: list[Sample],
+        classes: list[str],
+        value_classes: list[str | None] | None,
+        mean: Sequence[float],
+        std: Sequence[float],
+        train: bool,
+        seed: int,
+    ) -> None:
+        self.config, self.samples, self.classes = config, samples, classes
+        self.mean, self.std, self.train, self.seed = tuple(mean), tuple(std), train, seed
+        self.where = f"data source {config.name!r}"
+        if not samples:
+            raise DataError(f"{self.where}: no samples found under {config.images}")
+        index = {w: i for i, w in enumerate(classes)}
+        values = value_classes or []
+        self.value_lut = np.array([index[w] if w else IGNORE_INDEX for w in values] or [0])
+        self.ignore_255 = len(values) <= IGNORE
+        self.name_hash = zlib.crc32(config.name.encode("utf-8"))
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def map_labels(self, values: np.ndarray, path: Path) -> np.ndarray:
+        """Raw label values `(H, W)` -> source class indices `(H, W)` int64, -1 = ignore."""
+        ignore = values == IGNORE if self.ignore_255 else np.zeros(values.shape, bool)
+        if self.config.reduce_zero_label:
+            ignore |= values == 0
+            values = values - 1
+        values = np.where(ignore, 0, values)
+        outside = values >= len(self.value_lut)
+        if outside.any():
+            bad = np.unique(values[outside] + int(self.config.reduce_zero_label))
+            raise DataError(
+                f"{self.where}: label map {path} has values {bad[:10].tolist()} outside the "
+                f"class list ({len(self.value_lut)} entries); extend `classes` or fix the map"
+            )
+        return np.where(ignore, IGNORE_INDEX, self.value_lut[values])
+
+    def _check(self, sample: Sample) -> None:
+        """Read and map one sample's label map; its size must match the image header."""
+        if sample.label_map is None:
+            if not sample.image.is_file():
+                raise DataError(f"{self.where}: image {sample.image} does not exist")
+            return
+        labels = self.map_labels(
+            read_label_map(sample.label_map, self.config.label_decoder), sample.label_map
+        )
+        try:
+            with Image.open(sample.image) as image:
+                size = image.size
+        except OSError as err:
+            raise DataError(f"{self.where}: cannot read image {sample.image}: {err}") from err
+        if size != (labels.shape[1], labels.shape[0]):
+            raise DataError(
+                f"{self.where}: image {sample.image} is {size[0]}x{size[1]} but its label map "
+                f"{sample.label_map} is {labels.shape[1]}x{labels.shape[0]}"
+            )
+
+    def validate(self) -> None:
+        """Check every sample before training (label maps decoded, images exist); DataError."""
+        with ThreadPoolExecutor(SCAN_THREADS) as pool:
+            jobs = pool.map(self._check, self.samples)
+            for _ in tqdm(jobs, total=len(self), desc=f"checking {self.config.name}"):
+                pass
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any] | None:
+        """Sample `index`, augmented with the draw-th random stream (train) or as is.
+
+        Returns `{"image": (3, S, S) float32, "target": (S, S) int64 (segmentation; 255 =
+        ignore) or "labels": (L,) int64 (image-level), "source", "path"}`, or None for an
+        unreadable image (logged).
+        """
+        index, draw = (key, 0) if isinstance(key, int) else key
+        sample = self.samples[index]
+        try:
+            image = load_image(sample.image)
+        except ImageError as err:
+            log.warning("%s: skipping unreadable image %s: %s", self.where, sample.image, err)
+            return None
+        label = None
+        if sample.label_map is not None:
+            raw = read_label_map(sample.label_map, self.config.label_decoder)
+            label = self.map_labels(raw, sample.label_map)
+            if label.shape != image.shape[:2]:
+                log.warning("%s: skipping %s: size differs from its label map", self.where, index)
+                return None
+        pixels: np.ndarray = image
+        if self.train:
+            rng = np.random.default_rng([self.seed, self.name_hash, index, draw])
+            pixels, label = augment(image, label, rng, self.config.crop_size, self.ratio)
+        out: dict[str, Any] = {
+            "image": to_tensor(pixels, self.mean, self.std),
+            "source": self.config.name,
+            "path": str(sample.image),
+        }
+        if self.config.kind == "segmentation":
+            assert label is not None
+            out["target"] = torch.from_numpy(np.where(label == IGNORE_INDEX, IGNORE, label))
+        elif sample.labels is not None:
+            out["labels"] = torch.tensor(sample.labels, dtype=torch.int64)
+        else:
+            assert label is not None
+            out["labels"] = torch.from_numpy(np.unique(label[label != IGNORE_INDEX]))
+        return out
+
+    @property
+    def ratio(self) -> float:
+        """cat_max_ratio for crops: only segmentation targets use it."""
+        return self.config.cat_max_ratio if self.config.kind == "segmentation" else 1.0
+
+
+def build_dataset(
+    config: DataSourceConfig,
+    mean: Sequence[float],
+    std: Sequence[float],
+    train: bool = True,
+    seed: int = 0,
+) -> SourceDataset:
+    """List the samples of `config` (cheap; call `validate()` for the full check).
+
+    `train=False` gives the whole image `(3, H, W)` and full-resolution target/labels.
+    Raises DataError for a missing folder or file, an empty source, unpaired files,
+    classes unknown to the class list, or more than 255 segmentation classes.
+    """
+    where = f"data source {config.name!r}"
+    value_classes = None
+    if config.kind == "singlelabel":
+        samples, classes = _from_folders(config, where)
+    elif config.labels_file:
+        samples, classes = _from_labels_file(config, where)
+    else:
+        value_classes = read_class_list(config.classes, where)
+        if not value_classes:
+            raise DataError(f"{where}: `classes` (label value -> wnid) is required with maps")
+        samples = _pair(config, where)
+        classes = list(dict.fromkeys(w for w in value_classes if w))
+    if config.kind == "segmentation" and len(classes) > IGNORE:
+        raise DataError(f"{where}: {len(classes)} classes; segmentation allows at most 255")
+    return SourceDataset(config, samples, classes, value_classes, mean, std, train, seed)
+
+
+def collate(samples: Sequence[dict[str, Any] | None]) -> dict[str, Any]:
+    """Batch samples, dropping None: `image (B, 3, S, S)`, `target (B, S, S)` or
+    `labels (B, L)` padded with -1, `source`, `paths`, `skipped` (dropped count).
+
+    When every sample was dropped, only `paths` ([]) and `skipped` are set.
+    """
+    kept = [s for s in samples if s is not None]
+    batch: dict[str, Any] = {"skipped": len(samples) - len(kept), "paths": []}
+    if not kept:
+        return batch
+    batch["paths"] = [s["path"] for s in kept]
+    batch["source"] = kept[0]["source"]
+    batch["image"] = torch.stack([s["image"] for s in kept])
+    if "target" in kept[0]:
+        batch["target"] = torch.stack([s["target"] for s in kept])
+    if "labels" in kept[0]:
+        width = max(len(s["labels"]) for s in kept)
+        labels = torch.full((len(kept), width), -1, dtype=torch.int64)
+        for row, sample in enumerate(kept):
+            labels[row, : len(sample["labels"])] = sample["labels"]
+        batch["labels"] = labels
+    return batch
