@@ -4,18 +4,31 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import nn
 
 from larvseg.classifier import CosineClassifier
+from larvseg.config import IMAGENET_MEAN as MEAN
+from larvseg.config import IMAGENET_STD as STD
 from larvseg.model import LarvSegModel
-from larvseg.preprocess import normalize, resize_to_model
-from larvseg.train.evaluate import EvaluationError, evaluate, predict, upsampled_argmax
+from larvseg.train.config import TrainConfig
+from larvseg.train.data import DataSourceConfig
+from larvseg.train.evaluate import (
+    EvaluationError,
+    evaluate,
+    predict,
+    run_evaluation,
+    upsampled_argmax,
+)
 from larvseg.train.metrics import ConfusionMatrix, EvalResult
+from larvseg.train.transforms import to_tensor
 
 WNIDS = ["n02084071", "n02121808", "n01503061", "n03791053", "n12102133"]  # as `cosine_model`
 
@@ -101,44 +114,22 @@ def test_upsampled_argmax_exact() -> None:
     assert torch.equal(upsampled_argmax(logits, (37, 50)), full[0].argmax(0))
 
 
-def make_images(seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Two images of different sizes and their label maps over 3 evaluated classes."""
+def make_images(seed: int = 0) -> list[dict[str, torch.Tensor]]:
+    """Two normalised images of different sizes and their label maps over 3 classes."""
     rng = np.random.default_rng(seed)
     items = []
     for h, w in [(40, 56), (72, 48)]:
-        image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        pixels = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
         target = rng.integers(0, 3, (h, w))
         target[:3] = 255
-        items.append((image, target))
+        items.append({"image": to_tensor(pixels, MEAN, STD), "target": torch.from_numpy(target)})
     return items
 
 
-def test_predict_matches_direct_forward(cosine_model: LarvSegModel) -> None:
-    class_ids = torch.tensor([3, 0, 1])
-    image, target = make_images()[0]
-    for full in (False, True):
-        pred = predict(
-            cosine_model,
-            image,
-            target.shape,
-            class_ids,
-            short_side=64,
-            window=128,
-            full_vocabulary=full,
-        )
-        x = normalize(
-            resize_to_model(image, 64, 16), cosine_model.config.mean, cosine_model.config.std
-        )
-        with torch.no_grad():
-            logits = cosine_model(x)[:, class_ids] if full else cosine_model(x, class_ids)
-        up = F.interpolate(logits, size=target.shape, mode="bilinear", align_corners=False)
-        assert torch.equal(pred, up[0].argmax(0))
-
-
-def test_evaluate_constant_prediction(cosine_model: LarvSegModel) -> None:
-    """Every backbone feature equal to one vector `b`, and class 0 ("dog") embedded as `b Pp`:
-    the model predicts dog everywhere, so IoU(dog) = dog pixels / counted pixels."""
-    norm, classifier = cosine_model.backbone.vit.norm, cosine_model.classifier
+def make_constant(model: LarvSegModel) -> None:
+    """Every backbone feature equal to one vector `b`, and class 0 ("dog") embedded as
+    `b Pp` (cosine 1): the model predicts dog everywhere."""
+    norm, classifier = model.backbone.vit.norm, model.classifier
     assert isinstance(norm, nn.LayerNorm) and isinstance(classifier, CosineClassifier)
     torch.manual_seed(1)
     with torch.no_grad():
@@ -146,7 +137,33 @@ def test_evaluate_constant_prediction(cosine_model: LarvSegModel) -> None:
         norm.bias.copy_(torch.randn(32))
         classifier.class_proj.copy_(torch.eye(16))
         classifier.class_embed[0] = norm.bias @ classifier.patch_proj
-    data = make_images()
+
+
+def test_predict_matches_direct_forward(cosine_model: LarvSegModel) -> None:
+    class_ids = torch.tensor([3, 0, 1])
+    item = make_images()[0]
+    size = (int(item["target"].shape[0]), int(item["target"].shape[1]))
+    for full in (False, True):
+        pred = predict(
+            cosine_model,
+            item["image"],
+            size,
+            class_ids,
+            short_side=64,
+            window=128,
+            full_vocabulary=full,
+        )
+        x = F.interpolate(item["image"][None], (64, 96), mode="bilinear", align_corners=False)
+        with torch.no_grad():
+            logits = cosine_model(x)[:, class_ids] if full else cosine_model(x, class_ids)
+        up = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+        assert torch.equal(pred, up[0].argmax(0))
+
+
+def test_evaluate_constant_prediction(cosine_model: LarvSegModel) -> None:
+    """The model predicts dog everywhere, so IoU(dog) = dog pixels / counted pixels."""
+    make_constant(cosine_model)
+    data: list[dict[str, torch.Tensor] | None] = [*make_images(), None]  # None: unreadable
     class_ids = torch.tensor([1, 0, 2])  # evaluated classes: cat, dog, bird
     result = evaluate(
         cosine_model,
@@ -159,17 +176,19 @@ def test_evaluate_constant_prediction(cosine_model: LarvSegModel) -> None:
         progress=False,
         name="toy",
     )
-    targets = np.concatenate([t[t != 255] for _, t in data])
-    counts = np.bincount(targets, minlength=3)
-    expected = [0.0, counts[1] / counts.sum(), 0.0]
+    targets = torch.cat([d["target"][d["target"] != 255] for d in data if d is not None])
+    counts = torch.bincount(targets, minlength=3).tolist()
+    dog = counts[1] / sum(counts)
     assert [row.wnid for row in result.per_class] == ["n02121808", "n02084071", "n01503061"]
-    assert [row.iou for row in result.per_class] == pytest.approx(expected)
+    assert [row.iou for row in result.per_class] == pytest.approx([0.0, dog, 0.0])
     assert [row.base for row in result.per_class] == [True, True, False]
     assert [row.name for row in result.per_class] == ["domestic_cat.n.01", "dog.n.01", "bird.n.01"]
-    assert result.miou == pytest.approx(sum(expected) / 3)
-    assert result.miou_base == pytest.approx(expected[1] / 2)
+    assert [row.pixels for row in result.per_class] == counts
+    assert result.miou == pytest.approx(dog / 3)
+    assert result.miou_base == pytest.approx(dog / 2)
     assert result.miou_novel == 0.0
-    assert result.pixel_accuracy == pytest.approx(counts[1] / counts.sum())
+    assert result.pixel_accuracy == pytest.approx(dog)
+    assert result.skipped == 1 and "1 unreadable images skipped" in result.format_table()
 
 
 def test_evaluate_rejects_bad_inputs(cosine_model: LarvSegModel) -> None:
@@ -178,3 +197,63 @@ def test_evaluate_rejects_bad_inputs(cosine_model: LarvSegModel) -> None:
         evaluate(cosine_model, data, torch.tensor([0, 7]), set(), progress=False)
     with pytest.raises(EvaluationError, match="base has 2 flags for 3"):
         evaluate(cosine_model, data, torch.tensor([0, 1, 2]), [True, False], progress=False)
+
+
+def write_source(root: Path, classes: list[str]) -> dict[str, Any]:
+    """A segmentation source on disk: 2 PNG images and label maps (0 = ignore, reduced)."""
+    rng = np.random.default_rng(0)
+    for name, (h, w) in {"a": (40, 56), "b": (72, 48)}.items():
+        (root / "img").mkdir(parents=True, exist_ok=True)
+        (root / "ann").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(
+            root / "img" / f"{name}.png"
+        )
+        labels = rng.integers(0, len(classes) + 1, (h, w)).astype(np.uint8)
+        Image.fromarray(labels, mode="L").save(root / "ann" / f"{name}.png")
+    return {
+        "name": root.name,
+        "kind": "segmentation",
+        "images": str(root / "img"),
+        "annotations": str(root / "ann"),
+        "classes": classes,
+        "reduce_zero_label": True,
+        "image_suffix": ".png",
+    }
+
+
+def test_run_evaluation(cosine_model: LarvSegModel, tmp_path: Path) -> None:
+    make_constant(cosine_model)
+    cosine_model.save_pretrained(tmp_path / "model")
+    train = write_source(tmp_path / "coco", ["n02084071", "n02121808"])  # dog, cat: base
+    test = write_source(tmp_path / "ade", ["n01503061", "n02084071"])  # bird (novel), dog
+    config = TrainConfig.from_dict({"data": {"sources": [train]}, "output_dir": str(tmp_path)})
+    report = run_evaluation(
+        config,
+        None,
+        sources=[DataSourceConfig(**test)],
+        short_side=64,
+        window=64,
+        progress=False,
+    )
+    (result,) = report.results
+    assert result.dataset == "ade"
+    assert [(r.wnid, r.base) for r in result.per_class] == [
+        ("n01503061", False),
+        ("n02084071", True),
+    ]
+    bird, dog = (r.pixels for r in result.per_class)
+    assert result.per_class[1].iou == pytest.approx(dog / (bird + dog))
+    assert result.miou_novel == 0.0 and result.miou_base == pytest.approx(dog / (bird + dog))
+    assert json.loads(report.to_json())["ade"]["miou_novel"] == 0.0
+    assert str(report).startswith("evaluation of ade: mIoU")
+    default = run_evaluation(config, str(tmp_path / "model"), short_side=64, progress=False)
+    assert [r.dataset for r in default.results] == ["coco"]
+    assert default.results[0].miou_novel is None
+
+
+def test_run_evaluation_names_missing_classes(cosine_model: LarvSegModel, tmp_path: Path) -> None:
+    cosine_model.save_pretrained(tmp_path / "model")
+    test = write_source(tmp_path / "ade", ["n02084071", "n04576211"])
+    config = TrainConfig.from_dict({"data": {"sources": [test]}})
+    with pytest.raises(EvaluationError, match=r"'ade'.*n04576211"):
+        run_evaluation(config, str(tmp_path / "model"), progress=False)

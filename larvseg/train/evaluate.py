@@ -1,6 +1,6 @@
 """Evaluation (method.md section 4): single scale, sliding windows, no CRF.
 
-Each image is resized (short side to `short_side`, bilinear), scored by overlapping
+Each normalised image is resized (short side to `short_side`, bilinear), scored by overlapping
 `window x window` crops, the logits of the evaluated classes are upsampled bilinearly
 to the original label size and the argmax is compared with the label map. Metrics
 are in `metrics.py`: mIoU over all, base and novel classes, pixel accuracy.
@@ -8,18 +8,23 @@ are in `metrics.py`: mIoU over all, base and novel classes, pixel accuracy.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from ..hub import load_model
 from ..inference import sliding_window_logits
 from ..model import LarvSegModel
-from ..preprocess import normalize, resize_to_model
+from ..preprocess import model_input_size
 from ..wordnet_table import WordNetTable
+from .config import TrainConfig
+from .data import DataSourceConfig, build_dataset
 from .metrics import IGNORE_INDEX, ConfusionMatrix, EvalResult
 
 SHORT_SIDE = 512
@@ -33,11 +38,15 @@ class EvaluationError(ValueError):
 
 
 class EvalDataset(Protocol):
-    """What `evaluate` reads: `(image (H, W, 3) uint8 RGB, target (H, W) int class indices)`."""
+    """What `evaluate` reads, as `build_dataset(..., train=False)` gives it.
+
+    Item `i`: `{"image": (3, H, W) float32 normalised, "target": (H, W) int64 class
+    indices}`, or None for an unreadable image (skipped).
+    """
 
     def __len__(self) -> int: ...
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def __getitem__(self, index: int) -> dict[str, Any] | None: ...
 
 
 def upsampled_argmax(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -86,7 +95,7 @@ def synset_names(wnids: Sequence[str]) -> list[str]:
 @torch.inference_mode()
 def predict(
     model: LarvSegModel,
-    image: np.ndarray,
+    image: torch.Tensor,
     size: tuple[int, int],
     class_ids: torch.Tensor,
     *,
@@ -95,7 +104,7 @@ def predict(
     stride: int = STRIDE,
     full_vocabulary: bool = False,
 ) -> torch.Tensor:
-    """Predicted evaluated-class index `(H, W)` int64 of one image `(H0, W0, 3)` uint8 RGB.
+    """Predicted evaluated-class index `(H, W)` int64 of one normalised image `(3, H0, W0)`.
 
     `size` is the label size `(H, W)` the logits are upsampled to. With `full_vocabulary`
     the cosine scores are normalised over all model classes, then subset to `class_ids`;
@@ -104,8 +113,9 @@ def predict(
     p = model.patch_size
     stride = max(p, stride // p * p)
     device = next(model.parameters()).device
-    resized = resize_to_model(image, short_side, p)
-    x = normalize(resized, model.config.mean, model.config.std).to(device)
+    model_size = model_input_size(int(image.shape[-2]), int(image.shape[-1]), short_side, p)
+    x = image.reshape(1, 3, *image.shape[-2:]).to(device)
+    x = F.interpolate(x, size=model_size, mode="bilinear", align_corners=False)
     if full_vocabulary:
         logits = sliding_window_logits(model, x, window, stride)[:, class_ids.to(device)]
     else:
@@ -132,11 +142,12 @@ def evaluate(
 
     Args:
         model: the model; put in eval mode on `device`.
-        dataset: `(image (H, W, 3) uint8 RGB, target (H, W) ints)` items; target value
-            `k` is evaluated class `k`, `ignore_index` is not counted.
+        dataset: items `{"image": (3, H, W) normalised, "target": (H, W) ints}` (None:
+            skipped); target value `k` is evaluated class `k`, `ignore_index` is not counted.
         class_ids: `(K,)` int64 model class index of each evaluated class.
         base: the base wnids, or one flag per evaluated class.
-        short_side: images are resized so their short side is this (bilinear).
+        short_side: images are resized so their short side is this (bilinear, on the
+            normalised image, as mmseg resizes before normalising).
         window: sliding-window side in pixels (a multiple of the patch size).
         stride: window step in pixels (rounded down to whole patches).
         full_vocabulary: normalise scores over all model classes, then subset
@@ -157,11 +168,16 @@ def evaluate(
     flags = base_flags(wnids, base)
     model.eval().to(device)
     confusion = ConfusionMatrix(len(wnids), ignore_index)
+    skipped = 0
     for index in tqdm(range(len(dataset)), desc=f"eval {name}".strip(), disable=not progress):
-        image, target = dataset[index]
+        item = dataset[index]
+        if item is None:
+            skipped += 1
+            continue
+        target = item["target"]
         pred = predict(
             model,
-            image,
+            item["image"],
             (int(target.shape[0]), int(target.shape[1])),
             class_ids,
             short_side=short_side,
@@ -170,4 +186,88 @@ def evaluate(
             full_vocabulary=full_vocabulary,
         )
         confusion.update(pred, target)
-    return EvalResult.from_confusion(confusion, wnids, flags, synset_names(wnids), dataset=name)
+    return EvalResult.from_confusion(
+        confusion, wnids, flags, synset_names(wnids), dataset=name, skipped=skipped
+    )
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """The results of every evaluated data source, in configuration order."""
+
+    results: list[EvalResult]
+
+    def __str__(self) -> str:
+        return "\n\n".join(result.format_table() for result in self.results)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """`{source name: EvalResult.to_dict()}` as JSON text."""
+        return json.dumps({r.dataset: r.to_dict() for r in self.results}, indent=indent)
+
+
+def model_class_ids(categories: Sequence[str], wnids: Sequence[str], source: str) -> torch.Tensor:
+    """`(K,)` model class index of each of a source's classes (matched by wnid)."""
+    index = {wnid: i for i, wnid in enumerate(categories)}
+    missing = [w for w in wnids if w not in index]
+    if missing:
+        raise EvaluationError(
+            f"evaluation source {source!r}: {len(missing)} of its classes are not categories of "
+            f"the model: {', '.join(missing[:10])}{', ...' if len(missing) > 10 else ''}"
+        )
+    return torch.tensor([index[w] for w in wnids], dtype=torch.long)
+
+
+def run_evaluation(
+    config: TrainConfig,
+    checkpoint: str | None = None,
+    *,
+    sources: Sequence[DataSourceConfig] | None = None,
+    short_side: int = SHORT_SIDE,
+    window: int = WINDOW,
+    stride: int = STRIDE,
+    full_vocabulary: bool = False,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> EvalReport:
+    """Evaluate a trained model on segmentation data (what `larvseg-train --eval-only` runs).
+
+    Args:
+        config: the training configuration; its segmentation sources define the base
+            classes (every wnid with masks in training).
+        checkpoint: model folder or hub id; default `OUTPUT_DIR/model`.
+        sources: the data to evaluate on; default the configuration's segmentation
+            sources (read without augmentation, at original resolution).
+        short_side, window, stride, full_vocabulary: as in `evaluate`.
+        device: default CUDA when available, else CPU.
+        progress: show a progress bar per source.
+    """
+    model = load_model(checkpoint or str(Path(config.output_dir) / "model"))
+    mean, std = model.config.mean, model.config.std
+    training = [s for s in config.data.sources if s.kind == "segmentation"]
+    base = {w for s in training for w in build_dataset(s, mean, std, train=False).classes}
+    sources = training if sources is None else list(sources)
+    if not sources:
+        raise EvaluationError(
+            "nothing to evaluate: the configuration has no segmentation source in data.sources"
+        )
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    results = []
+    for source in sources:
+        dataset = build_dataset(source, mean, std, train=False)
+        class_ids = model_class_ids(model.config.categories, dataset.classes, source.name)
+        results.append(
+            evaluate(
+                model,
+                dataset,
+                class_ids,
+                base,
+                short_side=short_side,
+                window=window,
+                stride=stride,
+                full_vocabulary=full_vocabulary,
+                device=device,
+                progress=progress,
+                name=source.name,
+            )
+        )
+    return EvalReport(results)

@@ -112,7 +112,8 @@ class ClassIoU:
 class EvalResult:
     """Metrics of one evaluated dataset (fractions in [0, 1]).
 
-    `miou_base` / `miou_novel` are None when no base / novel class has a defined IoU.
+    `miou_base` / `miou_novel` are None when no base / novel class has a defined IoU;
+    `skipped` counts unreadable images left out.
     """
 
     miou: float
@@ -121,6 +122,7 @@ class EvalResult:
     pixel_accuracy: float
     per_class: list[ClassIoU]
     dataset: str = ""
+    skipped: int = 0
 
     @classmethod
     def from_confusion(
@@ -130,6 +132,7 @@ class EvalResult:
         base: Sequence[bool],
         names: Sequence[str] | None = None,
         dataset: str = "",
+        skipped: int = 0,
     ) -> EvalResult:
         """Summarise a confusion matrix whose class `k` is `wnids[k]` (base if `base[k]`)."""
         k = confusion.num_classes
@@ -150,6 +153,7 @@ class EvalResult:
             pixel_accuracy=confusion.pixel_accuracy(),
             per_class=rows,
             dataset=dataset,
+            skipped=skipped,
         )
 
     def format_table(self) -> str:
@@ -157,7 +161,8 @@ class EvalResult:
         head = f"evaluation of {self.dataset}" if self.dataset else "evaluation"
         lines = [
             f"{head}: mIoU {_pct(self.miou)} | base {_pct(self.miou_base)} | "
-            f"novel {_pct(self.miou_novel)} | pixel accuracy {_pct(self.pixel_accuracy)}",
+            f"novel {_pct(self.miou_novel)} | pixel accuracy {_pct(self.pixel_accuracy)}"
+            + (f" | {self.skipped} unreadable images skipped" if self.skipped else ""),
             f"{'wnid':<10}  {'name':<28}  {'split':<5}  {'IoU':>6}  {'pixels':>12}",
         ]
         for row in self.per_class:
