@@ -18,6 +18,7 @@ from larvseg.classifier import CosineClassifier
 from larvseg.config import IMAGENET_MEAN as MEAN
 from larvseg.config import IMAGENET_STD as STD
 from larvseg.model import LarvSegModel
+from larvseg.train.cli import main
 from larvseg.train.config import TrainConfig
 from larvseg.train.data import DataSourceConfig
 from larvseg.train.evaluate import (
@@ -197,6 +198,8 @@ def test_evaluate_rejects_bad_inputs(cosine_model: LarvSegModel) -> None:
         evaluate(cosine_model, data, torch.tensor([0, 7]), set(), progress=False)
     with pytest.raises(EvaluationError, match="base has 2 flags for 3"):
         evaluate(cosine_model, data, torch.tensor([0, 1, 2]), [True, False], progress=False)
+    with pytest.raises(EvaluationError, match="window 100 is not a multiple of the patch 16"):
+        evaluate(cosine_model, data, torch.tensor([0]), set(), window=100, progress=False)
 
 
 def write_source(root: Path, classes: list[str]) -> dict[str, Any]:
@@ -257,3 +260,17 @@ def test_run_evaluation_names_missing_classes(cosine_model: LarvSegModel, tmp_pa
     config = TrainConfig.from_dict({"data": {"sources": [test]}})
     with pytest.raises(EvaluationError, match=r"'ade'.*n04576211"):
         run_evaluation(config, str(tmp_path / "model"), progress=False)
+
+
+def test_eval_only_command(
+    cosine_model: LarvSegModel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cosine_model.save_pretrained(tmp_path / "model")
+    source = write_source(tmp_path / "coco", ["n02084071", "n02121808"])
+    (tmp_path / "run.yaml").write_text(json.dumps({"data": {"sources": [source]}}))
+    argv = ["--config", str(tmp_path / "run.yaml"), "--eval-only"]
+    assert main([*argv, "--checkpoint", str(tmp_path / "model")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("evaluation of coco: mIoU") and "dog.n.01" in out
+    assert main([*argv, "--checkpoint", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere" in capsys.readouterr().err

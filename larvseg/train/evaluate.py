@@ -24,7 +24,7 @@ from ..model import LarvSegModel
 from ..preprocess import model_input_size
 from ..wordnet_table import WordNetTable
 from .config import TrainConfig
-from .data import DataSourceConfig, build_dataset
+from .data import DataSourceConfig, build_dataset, read_class_list
 from .metrics import IGNORE_INDEX, ConfusionMatrix, EvalResult
 
 SHORT_SIDE = 512
@@ -57,11 +57,12 @@ def upsampled_argmax(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tenso
         size: `(H, W)` output size.
 
     Returns:
-        `(H, W)` int64, equal to `F.interpolate(logits[None], size, mode="bilinear")[0].argmax(0)`
-        (ties go to the lowest index) in `O(UPSAMPLE_CHUNK * H * W)` memory.
+        `(H, W)` int64 on the logits' device, equal to
+        `F.interpolate(logits[None], size, mode="bilinear")[0].argmax(0)` (ties go to the
+        lowest index), in `O(UPSAMPLE_CHUNK * H * W)` memory.
     """
-    best = torch.full(size, -torch.inf)
-    index = torch.zeros(size, dtype=torch.long)
+    best = torch.full(size, -torch.inf, device=logits.device)
+    index = torch.zeros(size, dtype=torch.long, device=logits.device)
     for start in range(0, logits.shape[0], UPSAMPLE_CHUNK):
         chunk = F.interpolate(
             logits[None, start : start + UPSAMPLE_CHUNK].float(),
@@ -120,7 +121,7 @@ def predict(
         logits = sliding_window_logits(model, x, window, stride)[:, class_ids.to(device)]
     else:
         logits = sliding_window_logits(model, x, window, stride, class_ids.to(device))
-    return upsampled_argmax(logits[0].cpu(), size)
+    return upsampled_argmax(logits[0], size).cpu()
 
 
 def evaluate(
@@ -164,6 +165,8 @@ def evaluate(
         raise EvaluationError("class_ids is empty: nothing to evaluate")
     if int(class_ids.min()) < 0 or int(class_ids.max()) >= len(categories):
         raise EvaluationError(f"class_ids must lie in [0, {len(categories)}) (the model's classes)")
+    if window % model.patch_size:
+        raise EvaluationError(f"window {window} is not a multiple of the patch {model.patch_size}")
     wnids = [categories[i] for i in class_ids.tolist()]
     flags = base_flags(wnids, base)
     model.eval().to(device)
@@ -217,6 +220,20 @@ def model_class_ids(categories: Sequence[str], wnids: Sequence[str], source: str
     return torch.tensor([index[w] for w in wnids], dtype=torch.long)
 
 
+def base_wnids(training: Sequence[DataSourceConfig]) -> set[str]:
+    """Every wnid of the class lists of the training segmentation sources (no file scan)."""
+    base: set[str] = set()
+    for source in training:
+        classes = read_class_list(source.classes, f"data source {source.name!r}")
+        if classes is None:
+            raise EvaluationError(
+                f"data source {source.name!r}: segmentation sources need `classes` "
+                "(label value -> wnid) to tell base classes from novel ones"
+            )
+        base.update(w for w in classes if w)
+    return base
+
+
 def run_evaluation(
     config: TrainConfig,
     checkpoint: str | None = None,
@@ -244,7 +261,7 @@ def run_evaluation(
     model = load_model(checkpoint or str(Path(config.output_dir) / "model"))
     mean, std = model.config.mean, model.config.std
     training = [s for s in config.data.sources if s.kind == "segmentation"]
-    base = {w for s in training for w in build_dataset(s, mean, std, train=False).classes}
+    base = base_wnids(training)
     sources = training if sources is None else list(sources)
     if not sources:
         raise EvaluationError(
