@@ -130,7 +130,8 @@ def read_class_list(classes: list[str | None] | str | None, where: str) -> list[
     path = Path(classes)
     if not path.is_file():
         raise DataError(f"{where}: classes file {path} not found")
-    return [line.strip() or None for line in path.read_text(encoding="utf-8").splitlines()]
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    return [None if line in ("", "-") else line for line in lines]
 
 
 def _files(folder: Path, suffix: str, where: str, what: str) -> dict[str, Path]:

@@ -1,0 +1,214 @@
+"""Training data sources: layouts, class mapping, validation errors, skips, reproducibility."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from train_data_helpers import (
+    MEAN,
+    STD,
+    WNIDS,
+    ade_layout,
+    ade_source,
+    imagenet_tree,
+    label_values,
+    write_pair,
+)
+
+from larvseg.train.data import (
+    DataError,
+    DataSourceConfig,
+    SourceDataset,
+    build_dataset,
+    collate,
+    read_label_map,
+)
+
+
+def built(config: DataSourceConfig, train: bool = True) -> SourceDataset:
+    dataset = build_dataset(config, MEAN, STD, train=train, seed=0)
+    dataset.validate()
+    return dataset
+
+
+def test_reduce_zero_label_maps_0_3_7_to_255_2_6(tmp_path: Path) -> None:
+    dataset = built(ade_source(ade_layout(tmp_path)), train=False)
+    sample = dataset[0]
+    assert sample is not None and sample["image"].shape == (3, 48, 64)
+    assert set(sample["target"].unique().tolist()) == {255, 2, 6}
+    assert dataset.classes == WNIDS[:8]
+
+
+def test_coco_stuff_layout_with_unused_values_and_255(tmp_path: Path) -> None:
+    values = label_values(values=(0, 2, 5, 255))
+    write_pair(
+        tmp_path / "images/train2017/000000000009.jpg",
+        tmp_path / "stuffthingmaps/train2017/000000000009.png",
+        values,
+    )
+    classes = [WNIDS[0], None, WNIDS[2], "", WNIDS[0], WNIDS[5]]  # 1, 3 unused; 4 repeats 0
+    config = DataSourceConfig(
+        "coco_stuff",
+        "segmentation",
+        str(tmp_path / "images/train2017"),
+        annotations=str(tmp_path / "stuffthingmaps/train2017"),
+        classes=classes,
+        crop_size=32,
+    )
+    dataset = built(config, train=False)
+    assert dataset.classes == [WNIDS[0], WNIDS[2], WNIDS[5]]
+    sample = dataset[0]
+    assert sample is not None
+    assert set(sample["target"].unique().tolist()) == {0, 1, 2, 255}
+
+
+def test_out_of_range_value_fails_validation_naming_file_and_value(tmp_path: Path) -> None:
+    ade_layout(tmp_path, count=2, values=(0, 3, 9))
+    dataset = build_dataset(ade_source(tmp_path), MEAN, STD)
+    with pytest.raises(DataError, match=r"ADE_train_0000000[12]\.png has values \[9\]"):
+        dataset.validate()
+
+
+def test_missing_folder_empty_source_and_unpaired_files(tmp_path: Path) -> None:
+    with pytest.raises(
+        DataError, match=r"'ade': image folder .*nowhere/images/training does not exist"
+    ):
+        build_dataset(ade_source(tmp_path / "nowhere"), MEAN, STD)
+    (tmp_path / "empty/images/training").mkdir(parents=True)
+    (tmp_path / "empty/annotations/training").mkdir(parents=True)
+    with pytest.raises(DataError, match="'ade': no samples found under"):
+        build_dataset(ade_source(tmp_path / "empty"), MEAN, STD)
+    ade_layout(tmp_path / "unpaired", count=2)
+    (tmp_path / "unpaired/annotations/training/ADE_train_00000002.png").unlink()
+    with pytest.raises(DataError, match=r"1 files have no matching label map.*00000002\.jpg"):
+        build_dataset(ade_source(tmp_path / "unpaired"), MEAN, STD)
+
+
+def test_size_mismatch_and_rgb_label_maps_fail_validation(tmp_path: Path) -> None:
+    ade_layout(tmp_path, count=1)
+    label = tmp_path / "annotations/training/ADE_train_00000001.png"
+    Image.new("L", (10, 10)).save(label)
+    with pytest.raises(DataError, match="is 64x48 but its label map"):
+        built(ade_source(tmp_path))
+    Image.new("RGB", (64, 48)).save(label)
+    with pytest.raises(DataError, match="PIL mode RGB"):
+        built(ade_source(tmp_path))
+
+
+def test_corrupt_image_is_skipped_and_counted(tmp_path: Path) -> None:
+    dataset = built(ade_source(ade_layout(tmp_path, count=2)))
+    dataset.samples[1].image.write_bytes(b"not a jpeg")
+    samples = [dataset[(0, 0)], dataset[(1, 1)]]
+    assert samples[1] is None
+    batch = collate(samples)
+    assert batch["skipped"] == 1 and batch["image"].shape == (1, 3, 32, 32)
+    assert collate([None]) == {"skipped": 1, "paths": []}
+
+
+def test_same_draw_same_sample_other_draw_other_crop(tmp_path: Path) -> None:
+    dataset = built(ade_source(ade_layout(tmp_path, count=1), crop_size=24))
+    first, again, other = dataset[(0, 4)], dataset[(0, 4)], dataset[(0, 5)]
+    assert first is not None and again is not None and other is not None
+    assert torch.equal(first["image"], again["image"])
+    assert torch.equal(first["target"], again["target"])
+    assert not torch.equal(first["image"], other["image"])
+
+
+def test_classes_file_and_config_errors(tmp_path: Path) -> None:
+    ade_layout(tmp_path, count=1)
+    listing = tmp_path / "classes.txt"
+    listing.write_text("\n".join([*WNIDS[:3], "-", *WNIDS[4:8]]) + "\n")
+    dataset = built(ade_source(tmp_path, classes=str(listing)), train=False)
+    assert dataset.classes == WNIDS[:3] + WNIDS[4:8]
+    sample = dataset[0]
+    assert sample is not None and set(sample["target"].unique().tolist()) == {255, 2, 5}
+    with pytest.raises(DataError, match="'ade': batch_size must be >= 1"):
+        ade_source(tmp_path, batch_size=0)
+    with pytest.raises(DataError, match="kind must be one of"):
+        ade_source(tmp_path, kind="detection")
+    with pytest.raises(DataError, match="at most 255"):
+        build_dataset(ade_source(tmp_path, classes=[f"n{i:08d}" for i in range(300)]), MEAN, STD)
+
+
+def test_multilabel_labels_file(tmp_path: Path) -> None:
+    ade_layout(tmp_path, count=2)
+    lines = [
+        {"image": "ADE_train_00000001.jpg", "labels": [WNIDS[3], WNIDS[1]]},
+        {"image": "ADE_train_00000002.jpg", "labels": [WNIDS[2]]},
+    ]
+    labels_file = tmp_path / "labels.jsonl"
+    labels_file.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    config = DataSourceConfig(
+        "weak",
+        "multilabel",
+        str(tmp_path / "images/training"),
+        labels_file=str(labels_file),
+        crop_size=32,
+    )
+    dataset = built(config)
+    assert dataset.classes == [WNIDS[1], WNIDS[2], WNIDS[3]]
+    batch = collate([dataset[(0, 0)], dataset[(1, 1)]])
+    assert batch["labels"].tolist() == [[0, 2], [1, -1]] and "target" not in batch
+    bad = DataSourceConfig(
+        "weak",
+        "multilabel",
+        str(tmp_path / "images/training"),
+        labels_file=str(labels_file),
+        classes=[*WNIDS[:2]],
+    )
+    with pytest.raises(DataError, match=r"labels \['n00000004'\] .* not in `classes`"):
+        build_dataset(bad, MEAN, STD)
+    (tmp_path / "images/training/ADE_train_00000002.jpg").unlink()
+    with pytest.raises(DataError, match=r"ADE_train_00000002\.jpg does not exist"):
+        built(config)
+
+
+def test_multilabel_from_real_full_ade20k_maps(shared_data: Path) -> None:
+    folder = shared_data / "ade20k-full"
+    present: set[int] = set()
+    for path in sorted(folder.glob("*.json")):
+        objects = json.loads(path.read_text())["annotation"]["object"]
+        present |= {o["name_ndx"] for o in objects}
+    classes = [f"n{v:08d}" if v in present else None for v in range(max(present) + 1)]
+    config = DataSourceConfig(
+        "weak_ade",
+        "multilabel",
+        str(folder),
+        annotations=str(folder),
+        label_suffix="_seg.png",
+        label_decoder="ade20k_full",
+        classes=classes,
+        crop_size=64,
+    )
+    dataset = built(config)
+    assert len(dataset) == 3
+    raw = read_label_map(folder / "ADE_train_00016869_seg.png", "ade20k_full")
+    assert {312, 401, 2420} <= set(np.unique(raw).tolist())
+    whole = build_dataset(config, MEAN, STD, train=False)[0]
+    assert whole is not None
+    names = [dataset.classes[i] for i in whole["labels"].tolist()]
+    assert {"n00000312", "n00000401", "n00002420"} <= set(names)
+    crop = dataset[(0, 0)]
+    assert crop is not None and crop["image"].shape == (3, 64, 64)
+    assert set(crop["labels"].tolist()) <= set(whole["labels"].tolist())
+
+
+def test_singlelabel_real_imagenet_tree(tmp_path: Path, real_images: list[Path]) -> None:
+    tree = imagenet_tree(tmp_path / "imagenet", real_images)
+    config = DataSourceConfig("imagenet", "singlelabel", str(tree), crop_size=320)
+    dataset = built(config)
+    assert dataset.classes == sorted(p.name.split("_")[0] for p in real_images)
+    assert len(dataset) == len(real_images)
+    for index in (0, len(dataset) - 1):
+        sample = dataset[(index, 0)]
+        assert sample is not None and sample["image"].shape == (3, 320, 320)
+        wnid = Path(sample["path"]).parent.name
+        assert dataset.classes[int(sample["labels"][0])] == wnid
+    other = DataSourceConfig("imagenet", "singlelabel", str(tree), classes=[*WNIDS])
+    with pytest.raises(DataError, match=r"class folders .* are not in `classes`"):
+        build_dataset(other, MEAN, STD)

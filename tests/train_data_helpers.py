@@ -1,0 +1,68 @@
+"""Small on-disk training sources for the data-layer tests (written into tmp folders)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from larvseg.train.data import DataSourceConfig
+
+WNIDS = [f"n0{i:07d}" for i in range(1, 11)]
+MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+
+
+def write_pair(image: Path, label: Path, values: np.ndarray, seed: int = 0) -> None:
+    """A random RGB JPEG and a mode-L label PNG holding `values` `(H, W)`."""
+    rng = np.random.default_rng(seed)
+    image.parent.mkdir(parents=True, exist_ok=True)
+    label.parent.mkdir(parents=True, exist_ok=True)
+    pixels = rng.integers(0, 256, (*values.shape, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(image, quality=95)
+    Image.fromarray(values.astype(np.uint8), mode="L").save(label)
+
+
+def label_values(h: int = 48, w: int = 64, values: tuple[int, ...] = (0, 3, 7)) -> np.ndarray:
+    """A label map made of vertical bands of `values`."""
+    bands = np.array_split(np.arange(w), len(values))
+    out = np.zeros((h, w), dtype=np.int64)
+    for value, cols in zip(values, bands, strict=True):
+        out[:, cols] = value
+    return out
+
+
+def ade_layout(root: Path, count: int = 3, values: tuple[int, ...] = (0, 3, 7)) -> Path:
+    """ADEChallengeData2016 layout: images/training/*.jpg + annotations/training/*.png."""
+    for i in range(count):
+        name = f"ADE_train_{i + 1:08d}"
+        write_pair(
+            root / "images/training" / f"{name}.jpg",
+            root / "annotations/training" / f"{name}.png",
+            label_values(values=values),
+            seed=i,
+        )
+    return root
+
+
+def ade_source(root: Path, **overrides: object) -> DataSourceConfig:
+    """A segmentation source over `ade_layout(root)` with 8 label values, reduce_zero_label."""
+    fields: dict = {
+        "name": "ade",
+        "kind": "segmentation",
+        "images": str(root / "images/training"),
+        "annotations": str(root / "annotations/training"),
+        "classes": WNIDS[:8],
+        "reduce_zero_label": True,
+        "crop_size": 32,
+    }
+    return DataSourceConfig(**{**fields, **overrides})
+
+
+def imagenet_tree(root: Path, sources: list[Path]) -> Path:
+    """An ImageNet folder tree `root/<wnid>/<name>.JPEG` of symlinks to `<wnid>_<name>.JPEG`."""
+    for source in sources:
+        wnid, name = source.name.split("_", 1)
+        (root / wnid).mkdir(parents=True, exist_ok=True)
+        (root / wnid / name).symlink_to(source.resolve())
+    return root
