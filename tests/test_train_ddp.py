@@ -1,0 +1,70 @@
+"""Two CPU processes (gloo): different data per rank, identical weights and memory banks."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from train_helpers import run_config
+
+from larvseg.model import LarvSegModel
+
+pytestmark = pytest.mark.slow
+
+
+def _worker(rank: int, tmp_path: Path, port: int) -> None:
+    os.environ.update(
+        RANK=str(rank),
+        WORLD_SIZE="2",
+        LOCAL_RANK=str(rank),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+    )
+    from larvseg.train.data import MixedBatchLoader
+    from larvseg.train.distributed import destroy_distributed, init_distributed
+    from larvseg.train.engine import Trainer
+
+    info, device = init_distributed()
+    try:
+        trainer = Trainer(run_config(tmp_path, iterations=3, checkpoint_every=3), info, device)
+        loader = MixedBatchLoader(trainer.datasets, trainer.config.seed, rank, 2)
+        first = next(iter(loader))
+        trainer.train()
+        assert trainer.bank is not None
+        result = {
+            "model": trainer.model.state_dict(),
+            "bank": trainer.bank.state_dict(),
+            "paths": {name: batch["paths"] for name, batch in first.items()},
+        }
+        torch.save(result, tmp_path / f"rank{rank}.pt")
+    finally:
+        destroy_distributed()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_two_gloo_ranks_hold_identical_weights_and_banks(tmp_path: Path) -> None:
+    run_config(tmp_path)  # write data and the initial model once, before the ranks start
+    mp.spawn(_worker, args=(tmp_path, _free_port()), nprocs=2, join=True)
+    rank0 = torch.load(tmp_path / "rank0.pt", weights_only=False)
+    rank1 = torch.load(tmp_path / "rank1.pt", weights_only=False)
+    assert rank0["paths"] != rank1["paths"]  # each rank reads its own shard
+    for name, value in rank0["model"].items():
+        assert torch.equal(value, rank1["model"][name]), name
+    for name, value in rank0["bank"].items():
+        assert torch.equal(value, rank1["bank"][name]), name
+    initial = LarvSegModel.from_pretrained(tmp_path / "init").state_dict()
+    assert not torch.equal(
+        rank0["model"]["classifier.class_embed"], initial["classifier.class_embed"]
+    )
+    # 3 steps x 2 ranks x 2 image-level sources x 2 images x >= 1 label each
+    assert int(rank0["bank"]["count"].sum()) >= 3 * 2 * 2 * 2
+    assert (tmp_path / "out" / "checkpoints" / "iter_00000003.pt").is_file()

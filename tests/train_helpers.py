@@ -1,0 +1,101 @@
+"""Tiny on-disk training runs for the training tests: three sources and a tiny model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from conftest import tiny_cosine_config
+from PIL import Image
+
+from larvseg.model import LarvSegModel
+from larvseg.train.config import TrainConfig
+
+# real ImageNet-21K wnids: tench, tabby, person, dog
+WNIDS = ["n01440764", "n02123045", "n00007846", "n02084071"]
+
+
+def _image(path: Path, rng: np.random.Generator, size: tuple[int, int] = (40, 48)) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8)).save(path)
+
+
+def write_data(root: Path) -> list[dict[str, Any]]:
+    """Write a segmentation, a multi-label and a single-label source; their config dicts."""
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        _image(root / "seg/images" / f"{i}.jpg", rng)
+        label = rng.choice(np.array([0, 1, 2, 255], dtype=np.uint8), size=(40, 48))
+        (root / "seg/annotations").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(label, mode="L").save(root / "seg/annotations" / f"{i}.png")
+    lines = []
+    for i in range(4):
+        _image(root / "wa/images" / f"{i}.jpg", rng)
+        lines.append(json.dumps({"image": f"{i}.jpg", "labels": [WNIDS[1 + i % 3], WNIDS[1]]}))
+    (root / "wa/labels.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    for wnid in WNIDS:
+        for i in range(2):
+            _image(root / "in" / wnid / f"{i}.JPEG", rng)
+    common = {"crop_size": 32, "batch_size": 2}
+    return [
+        {
+            "name": "seg",
+            "kind": "segmentation",
+            "images": str(root / "seg/images"),
+            "annotations": str(root / "seg/annotations"),
+            "classes": WNIDS[:3],
+            **common,
+        },
+        {
+            "name": "wa",
+            "kind": "multilabel",
+            "images": str(root / "wa/images"),
+            "labels_file": str(root / "wa/labels.jsonl"),
+            "classes": WNIDS[1:],
+            "loss_weight": 0.2,
+            "aux_weight": 0.1,
+            **common,
+        },
+        {
+            "name": "in",
+            "kind": "singlelabel",
+            "images": str(root / "in"),
+            "loss_weight": 0.2,
+            "aux_weight": 0.1,
+            **common,
+        },
+    ]
+
+
+def run_dict(tmp_path: Path, iterations: int, checkpoint_every: int) -> dict[str, Any]:
+    """Config mapping of a tiny run on data and an initial model under `tmp_path`."""
+    init = tmp_path / "init"
+    if not (init / "config.json").is_file():
+        torch.manual_seed(0)
+        LarvSegModel(tiny_cosine_config(WNIDS)).save_pretrained(init)
+    return {
+        "model": {"init": str(init), "image_size": 32},
+        "data": {"sources": write_data(tmp_path / "data")},
+        "optim": {"iterations": iterations, "lr": 0.01},
+        "ca": {"bank_size": 2, "topk": 4},
+        "class_sampling": {"enabled": True, "num_sample_class": 1},
+        "output_dir": str(tmp_path / "out"),
+        "checkpoint_every": checkpoint_every,
+        "log_every": 1,
+    }
+
+
+def run_config(tmp_path: Path, iterations: int = 2, checkpoint_every: int = 2) -> TrainConfig:
+    """A tiny `TrainConfig` (CA with 2-entry banks, class sampling on)."""
+    return TrainConfig.from_dict(run_dict(tmp_path, iterations, checkpoint_every))
+
+
+def write_config(tmp_path: Path, iterations: int = 1) -> Path:
+    """The tiny run as a YAML file."""
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(run_dict(tmp_path, iterations, 1)), encoding="utf-8")
+    return path
