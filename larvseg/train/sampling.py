@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader
 
+from .sources import DataError
+
 if TYPE_CHECKING:
     from .data import SourceDataset
 
@@ -142,6 +144,4 @@ class MixedBatchLoader:
             if "image" in batch:
                 return {**batch, "skipped": skipped}
             log.warning("source %r: every image of a batch was unreadable; next batch", name)
-        from .data import DataError
-
         raise DataError(f"data source {name!r}: {MAX_EMPTY_BATCHES} batches in a row unreadable")
