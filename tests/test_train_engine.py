@@ -65,7 +65,8 @@ def test_cli_trains_and_reports_bad_data_in_one_line(tmp_path: Path, capsys) -> 
     path = write_config(tmp_path, iterations=1)
     assert main(["--config", str(path)]) == 0
     assert (tmp_path / "out" / "model" / "model.safetensors").is_file()
-    capsys.readouterr()
+    assert main(["--config", str(path), "--eval-only"]) == 0
+    assert "mIoU" in capsys.readouterr().out
     code = main(["--config", str(path), "--set", "data.sources.0.images=/nonexistent/images"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "/nonexistent/images" in err[0]

@@ -109,7 +109,7 @@ def _evaluate(config: TrainConfig, checkpoint: str) -> int:
     from .evaluate import EvaluationError, run_evaluation
 
     try:
-        print(run_evaluation(config, checkpoint))
+        print(run_evaluation(config, checkpoint, sources=config.data.eval_sources or None))
     except (DataError, CheckpointError, EvaluationError) as err:
         return _fail(str(err))
     return 0

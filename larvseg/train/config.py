@@ -47,9 +47,14 @@ class ModelSection:
 
 @dataclass
 class DataSection:
-    """Data sources, each contributing `batch_size` samples to every step."""
+    """Data sources, each contributing `batch_size` samples to every step.
+
+    `eval_sources`: segmentation sources `--eval-only` measures (e.g. ADE-150 val);
+    empty = the training segmentation sources.
+    """
 
     sources: list[DataSourceConfig] = field(default_factory=list)
+    eval_sources: list[DataSourceConfig] = field(default_factory=list)
     num_workers: int = 0
 
 
