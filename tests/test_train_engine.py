@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -42,8 +43,9 @@ def test_class_sampling_keeps_present_classes_and_remaps_targets(kind: str) -> N
 
 
 def test_mixed_batch_step_logs_every_source(tmp_path: Path) -> None:
-    trainer = Trainer(run_config(tmp_path, iterations=2, checkpoint_every=2))
-    trainer.train()
+    config = dataclasses.replace(run_config(tmp_path, 2, 2), tensorboard=True)
+    Trainer(config).train()
+    assert list((tmp_path / "out" / "tensorboard").glob("events.out.tfevents.*"))
     records = [json.loads(line) for line in (tmp_path / "out" / "train_log.jsonl").open()]
     assert [r["iteration"] for r in records] == [1, 2]
     for key in ("loss", "seg/seg", "wa/cls", "wa/aux", "in/cls", "in/aux", "lr", "it_per_s"):

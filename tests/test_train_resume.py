@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
 import torch
 from train_helpers import run_config
 
@@ -40,3 +41,19 @@ def test_exported_model_loads_with_from_pretrained(tmp_path: Path) -> None:
     trainer.train()
     loaded = LarvSeg.from_pretrained(str(tmp_path / "out" / "model"))
     assert loaded.config.categories == trainer.model.config.categories
+
+
+def test_failed_checkpoint_write_leaves_the_previous_one(tmp_path: Path, monkeypatch) -> None:
+    trainer = Trainer(run_config(tmp_path, iterations=2, checkpoint_every=1))
+    trainer.train(stop_at=1)
+
+    def broken_save(obj: object, path: Path) -> None:
+        Path(path).write_bytes(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        trainer.train()
+    assert find_checkpoint(tmp_path / "out").name == "iter_00000001.pt"
+    files = sorted(p.name for p in (tmp_path / "out" / "checkpoints").iterdir())
+    assert files == ["iter_00000001.pt", "latest"]
