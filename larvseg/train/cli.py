@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .config import TrainConfig, TrainConfigError
+from .config import TrainConfig, TrainConfigError, describe_keys
 
 EPILOG = """\
 examples:
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="larvseg-train",
         description="Train a LarvSeg model on mask data plus image-level labels.",
-        epilog=EPILOG,
+        epilog=EPILOG + "\nconfiguration keys (defaults):\n  " + "\n  ".join(describe_keys()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(

@@ -168,6 +168,30 @@ class TrainConfig:
         return cls.from_dict(data)
 
 
+def describe_keys() -> list[str]:
+    """`key = default` for every configurable key, data source fields included."""
+    lines: list[str] = []
+
+    def walk(node: Any, prefix: str) -> None:
+        for f in dataclasses.fields(node):
+            value = getattr(node, f.name)
+            if dataclasses.is_dataclass(value):
+                walk(value, f"{prefix}{f.name}.")
+            else:
+                shown = (
+                    "[] (list of data sources, fields below)"
+                    if f.name.endswith("sources")
+                    else repr(value)
+                )
+                lines.append(f"{prefix}{f.name} = {shown}")
+
+    walk(TrainConfig(), "")
+    for f in dataclasses.fields(DataSourceConfig):
+        missing = f.default is dataclasses.MISSING
+        lines.append(f"data.sources.N.{f.name} = {'(required)' if missing else repr(f.default)}")
+    return lines
+
+
 def apply_override(data: dict[str, Any], override: str) -> None:
     """Set `a.b.0.c=value` in a nested dict/list; the value is parsed as a YAML scalar."""
     key, sep, raw = override.partition("=")
