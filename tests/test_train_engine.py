@@ -12,7 +12,7 @@ from train_helpers import run_config, write_config
 
 from larvseg.train.checkpoint import find_checkpoint
 from larvseg.train.cli import main
-from larvseg.train.config import TrainConfig
+from larvseg.train.config import TrainConfig, TrainConfigError
 from larvseg.train.engine import Trainer, TrainingError, poly_lr
 from larvseg.train.step import SourcePlan, sample_classes
 
@@ -72,3 +72,10 @@ def test_cli_trains_and_reports_bad_data_in_one_line(tmp_path: Path, capsys) -> 
     code = main(["--config", str(path), "--set", "data.sources.0.images=/nonexistent/images"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "/nonexistent/images" in err[0]
+
+
+def test_source_classes_outside_model_classes_are_a_config_error(tmp_path: Path) -> None:
+    config = run_config(tmp_path)
+    config.model.classes = config.data.sources[0].classes[:2]  # type: ignore[index]
+    with pytest.raises(TrainConfigError, match=r"data source 'seg'.*model\.classes"):
+        Trainer(config)

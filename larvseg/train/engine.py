@@ -19,8 +19,8 @@ from ..classifier import CosineClassifier
 from ..config import ModelConfig
 from ..model import LarvSegModel
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .config import TrainConfig
-from .data import MixedBatchLoader, SourceDataset, build_dataset
+from .config import TrainConfig, TrainConfigError
+from .data import DataError, MixedBatchLoader, SourceDataset, build_dataset
 from .distributed import DistInfo, all_reduce_sum, barrier, gather_rows, wrap_ddp
 from .init import build_training_model, input_normalisation
 from .log import TrainLogger
@@ -60,8 +60,9 @@ def vocabulary(config: TrainConfig, datasets: list[SourceDataset]) -> list[str]:
 class Trainer:
     """Owns the model, optimizer, memory bank and data of one run.
 
-    Builds and validates one dataset per `config.data.sources` entry (normalised with
-    the initial checkpoint's mean/std) before the model, so data errors come first.
+    Builds one dataset per `config.data.sources` entry (normalised with the initial
+    checkpoint's mean/std) and validates them on rank 0 before the model is built, so
+    data errors come first.
 
     Args:
         config: the run configuration.
@@ -91,8 +92,7 @@ class Trainer:
             build_dataset(source, mean, std, train=True, seed=config.seed)
             for source in config.data.sources
         ]
-        for dataset in self.datasets:
-            dataset.validate()
+        self._validate()
         self.model = self._build_model(state, vocabulary(config, self.datasets)).to(self.device)
         self.iteration = 0 if state is None else int(state["iteration"])
         self.plans = self._plans()
@@ -123,6 +123,19 @@ class Trainer:
         if state is not None:
             self._restore(state)
 
+    def _validate(self) -> None:
+        """Rank 0 checks every source (DataError); the other ranks learn the outcome."""
+        error: DataError | None = None
+        if self.info.is_main:
+            try:
+                for dataset in self.datasets:
+                    dataset.validate()
+            except DataError as err:
+                error = err
+        failed = torch.tensor([float(error is not None)], device=self.device)
+        if all_reduce_sum(failed, self.info).item():
+            raise error or DataError("data validation failed on rank 0 (see its message)")
+
     def _build_model(self, state: dict[str, Any] | None, classes: list[str]) -> LarvSegModel:
         if state is not None:
             model = LarvSegModel(ModelConfig.from_dict(state["model_config"]))
@@ -144,9 +157,9 @@ class Trainer:
         for source, dataset in zip(self.config.data.sources, self.datasets, strict=True):
             missing = [w for w in dataset.classes if w not in index]
             if missing:
-                raise TrainingError(
-                    f"source {source.name!r}: classes {missing[:5]} (of {len(missing)}) are not "
-                    f"in the model vocabulary (model.classes)"
+                raise TrainConfigError(
+                    f"data source {source.name!r}: classes {missing[:5]} (of {len(missing)}) are "
+                    f"not in the model vocabulary (model.classes, or the resumed model's)"
                 )
             ids = torch.tensor([index[w] for w in dataset.classes], dtype=torch.long)
             plans.append(
