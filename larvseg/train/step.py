@@ -63,7 +63,7 @@ def sample_classes(
     key = "labels" if plan.image_level else "target"
     values = batch[key]
     valid = values >= 0 if plan.image_level else values != IGNORE
-    present = torch.unique(values[valid].cpu())
+    present = torch.unique(values[valid]).cpu()
     absent = torch.ones(num, dtype=torch.bool)
     absent[present] = False
     order = torch.randperm(num, generator=generator)
@@ -124,7 +124,7 @@ class StepModule(nn.Module):
                 continue
             labels = batch["labels"]
             terms[f"{plan.name}/cls"] = image_label_loss(logits.float(), labels)
-            if self.ca_loss is not None and bank is not None:
+            if self.ca_loss is not None and bank is not None and plan.aux_weight > 0:
                 aux, update = self.ca_loss(
                     pixels.float(),
                     cosine.float(),
