@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "LarvSeg": "api",
-    "DEFAULT_MODEL": "hub",
+    "DEFAULT_MODEL": "config",
     "CheckpointError": "hub",
     "ModelConfig": "config",
     "LarvSegModel": "model",
@@ -29,7 +29,8 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:
     from .api import LarvSeg
     from .config import ModelConfig
-    from .hub import DEFAULT_MODEL, CheckpointError
+    from .config import DEFAULT_MODEL
+    from .hub import CheckpointError
     from .image import ImageError
     from .model import LarvSegModel
     from .result import Segmentation

@@ -9,6 +9,9 @@ from typing import Any, Literal
 ClassifierKind = Literal["cosine", "linear"]
 CLASSIFIER_KINDS: tuple[str, ...] = ("cosine", "linear")
 
+DEFAULT_MODEL = "timm/vit_base_patch16_224.augreg_in21k"
+"""The out-of-the-box model: timm's ImageNet-21K ViT-B/16 classifier, applied per patch."""
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import torch
 
-BAND_ELEMENTS = 1 << 23  # floats per band of output rows in the candidate scoring step
+BAND_ELEMENTS = 1 << 23  # floats per chunk of output pixels in the candidate scoring step
+MAX_PRUNED_CANDIDATES = 64  # per quad; above this, dominated candidates are kept
 
 
 def bilinear_taps(in_size: int, out_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -44,7 +45,8 @@ def _quad_candidates(
     """Candidate classes of each quad and their logits at its four taps.
 
     Candidates are the taps' top-k classes minus those dominated by another candidate
-    (at least as high at all four taps, so it can never win anywhere in the quad).
+    (at least as high at all four taps, so it can never win anywhere in the quad). The
+    pairwise check is skipped for more than `MAX_PRUNED_CANDIDATES` candidates.
 
     Returns:
         classes `(h, w, n)` int64, values `(h, w, n, 4)` (non-dominated first; `n` is the
@@ -55,6 +57,8 @@ def _quad_candidates(
     top_indices = flat.topk(k, dim=1).indices
     classes = top_indices[cells].reshape(height, width, 4 * k)
     values = flat[cells[:, :, None, :], classes[..., None]]  # (h, w, 4k, 4)
+    if 4 * k > MAX_PRUNED_CANDIDATES:  # pairwise pruning would cost more than it saves
+        return classes, values, torch.full((height, width), 4 * k)
     a, b = values[:, :, :, None, :], values[:, :, None, :, :]
     order = torch.arange(4 * k)
     # dominates[..., i, j]: candidate i beats or ties j at every tap (ties go to the first)

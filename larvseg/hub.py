@@ -19,10 +19,9 @@ import torch
 from huggingface_hub import errors as hub_errors
 from timm.data import ImageNetInfo, infer_imagenet_subset
 
-from .config import ModelConfig
+from .config import DEFAULT_MODEL, ModelConfig
 from .model import LarvSegModel
 
-DEFAULT_MODEL = "timm/vit_base_patch16_224.augreg_in21k"
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 

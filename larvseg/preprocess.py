@@ -40,7 +40,7 @@ def normalize(
     image: np.ndarray, mean: Sequence[float], std: Sequence[float]
 ) -> torch.Tensor:
     """uint8 `(H, W, 3)` RGB -> float32 `(1, 3, H, W)`: `(x / 255 - mean) / std`."""
-    tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
+    tensor = torch.as_tensor(np.array(image, copy=True)).permute(2, 0, 1).float().div_(255.0)
     mean_t = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
     return tensor.sub_(mean_t).div_(std_t).unsqueeze(0)

@@ -8,10 +8,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..api import LarvSeg
-from ..hub import DEFAULT_MODEL, CheckpointError
-from ..image import ImageError
-from ..vocabulary import VocabularyError
+from ..config import DEFAULT_MODEL
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -56,6 +53,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Segment every image; a failing image is reported and the others still run."""
+    from ..api import LarvSeg  # torch and timm load only when a command needs them
+    from ..hub import CheckpointError
+    from ..image import ImageError
+    from ..vocabulary import VocabularyError
+
     try:
         model = LarvSeg.from_pretrained(
             args.model, device=args.device, dtype="bf16" if args.bf16 else None

@@ -1,0 +1,153 @@
+"""Inference speed and memory: ViT-B/16 with 21,843 classes (random weights).
+
+Prints, for a 512x512 image, the backbone time, the floor (backbone + head matmul),
+`LarvSeg.segment()` time, their ratio and peak RSS, in fp32 and under bf16 autocast;
+the same for an 8000x6000 image; and how many label pixels bf16 and fp32 agree on.
+Each measurement runs in a fresh process so its peak RSS is its own.
+
+    python benchmarks/inference.py [--repeats 5] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+PHOTO = REPO.parent / "shared" / "data" / "real-images" / "n02109961_Eskimo_dog.JPEG"
+SIZES = {"512x512": (512, 512), "8000x6000": (6000, 8000)}
+
+
+def make_image(height: int, width: int) -> np.ndarray:
+    """A real photo resized to (height, width), or smooth noise where the photo is absent."""
+    from PIL import Image
+
+    if PHOTO.is_file():
+        photo = Image.open(PHOTO).convert("RGB")
+    else:
+        rng = np.random.default_rng(0)
+        photo = Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8))
+    return np.asarray(photo.resize((width, height), Image.Resampling.BILINEAR))
+
+
+def build_segmenter(dtype: str | None):  # noqa: ANN201 - imported lazily
+    import torch
+    from timm.data import ImageNetInfo
+
+    from larvseg import LarvSeg, LarvSegModel, ModelConfig
+
+    torch.manual_seed(0)
+    config = ModelConfig(
+        backbone="vit_base_patch16_224",
+        classifier="linear",
+        categories=list(ImageNetInfo("imagenet-21k-goog").label_names()),
+        image_size=512,
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+    )
+    model = LarvSegModel(config)
+    torch.nn.init.normal_(model.classifier.head.weight, std=0.02)  # type: ignore[union-attr]
+    return LarvSeg(model, device="cpu", dtype=dtype)
+
+
+def timed(fn, repeats: int) -> float:  # noqa: ANN001
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def worker(size_name: str, dtype: str | None, repeats: int, threads: int, labels_out: str) -> None:
+    import torch
+
+    from larvseg.inference import autocast_context
+    from larvseg.preprocess import normalize
+
+    torch.set_num_threads(threads)
+    segmenter = build_segmenter(dtype)
+    model = segmenter.model
+    image = make_image(*SIZES[size_name])
+    result: dict[str, float | None] = {"backbone": None, "floor": None}
+    if size_name == "512x512":
+        x = normalize(image, model.config.mean, model.config.std)
+
+        def backbone() -> None:
+            with torch.inference_mode(), autocast_context(x.device, segmenter.autocast_dtype):
+                model.backbone(x)
+
+        def floor() -> None:
+            with torch.inference_mode(), autocast_context(x.device, segmenter.autocast_dtype):
+                model.classifier(model.backbone(x))
+
+        result["backbone"] = timed(backbone, repeats)
+        result["floor"] = timed(floor, repeats)
+    seg_repeats = repeats if size_name == "512x512" else 1
+    result["segment"] = timed(lambda: segmenter.segment(image, size=512), seg_repeats)
+    labels = segmenter.segment(image, size=512)
+    wnids = np.array([c.wnid for c in labels.categories] + [""])
+    np.save(labels_out, wnids[labels.labels])
+    result["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(json.dumps(result))
+
+
+def run_worker(size: str, dtype: str, repeats: int, threads: int, labels_out: str) -> dict:
+    cmd = [sys.executable, __file__, "--worker", size, dtype, str(repeats), str(threads), labels_out]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def fmt(value: float | None, unit: str = "s") -> str:
+    return "-" if value is None else f"{value:.3f} {unit}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        size, dtype, repeats, threads, out = args.worker
+        worker(size, None if dtype == "fp32" else dtype, int(repeats), int(threads), out)
+        return
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in SIZES:
+            labels = {}
+            for dtype in ("fp32", "bf16"):
+                out = f"{tmp}/{size}_{dtype}.npy"
+                res = run_worker(size, dtype, args.repeats, args.threads, out)
+                labels[dtype] = np.load(out)
+                rows.append((size, dtype, res))
+            agree = float((labels["fp32"] == labels["bf16"]).mean())
+            rows.append((size, "agree", {"agreement": agree}))
+    print(f"ViT-B/16, 21,843 classes, {args.threads} threads, median of {args.repeats}")
+    header = f"{'image':<10} {'dtype':<6} {'backbone':>10} {'floor':>10} {'segment':>10} {'seg/floor':>9} {'peak RSS':>10}"
+    print(header)
+    print("-" * len(header))
+    for size, dtype, res in rows:
+        if dtype == "agree":
+            print(f"{size:<10} bf16 vs fp32 label agreement: {res['agreement']:.4f} of pixels")
+            continue
+        ratio = res["segment"] / res["floor"] if res["floor"] else None
+        print(
+            f"{size:<10} {dtype:<6} {fmt(res['backbone']):>10} {fmt(res['floor']):>10} "
+            f"{fmt(res['segment']):>10} {('-' if ratio is None else f'{ratio:.3f}'):>9} "
+            f"{fmt(res['peak_rss_gb'], 'GB'):>10}"
+        )
+
+
+if __name__ == "__main__":
+    main()

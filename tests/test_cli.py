@@ -1,0 +1,104 @@
+"""The `larvseg` command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+from larvseg.cli import main
+
+
+def test_segment_writes_labels_overlay_and_json(
+    timm_checkpoint: Path, real_images, tmp_path
+) -> None:
+    images = [str(p) for p in real_images[:2]]
+    code = main(
+        [
+            "segment",
+            *images,
+            "--model",
+            str(timm_checkpoint),
+            "--device",
+            "cpu",
+            "--vocab",
+            "animal.n.01",
+            "artifact.n.01",
+            "-o",
+            str(tmp_path),
+        ]
+    )
+    assert code == 0
+    for path in real_images[:2]:
+        labels = Image.open(tmp_path / f"{path.stem}_labels.png")
+        assert labels.size == Image.open(path).size
+        info = json.loads((tmp_path / f"{path.stem}.json").read_text())
+        names = {c["name"] for c in info["categories"]}
+        assert names <= {"animal.n.01", "artifact.n.01"}
+        assert (tmp_path / f"{path.stem}_overlay.png").is_file()
+
+
+def test_a_bad_image_is_reported_and_the_others_still_run(
+    timm_checkpoint: Path, real_images, tmp_path, capsys
+) -> None:
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not an image at all")
+    good = real_images[0]
+    code = main(
+        [
+            "segment",
+            str(broken),
+            str(good),
+            "--model",
+            str(timm_checkpoint),
+            "--device",
+            "cpu",
+            "-o",
+            str(tmp_path / "out"),
+        ]
+    )
+    assert code == 1
+    assert "broken.jpg" in capsys.readouterr().err
+    assert (tmp_path / "out" / f"{good.stem}_labels.png").is_file()
+
+
+def test_bad_vocabulary_fails_before_reading_images(
+    timm_checkpoint: Path, tmp_path, capsys
+) -> None:
+    code = main(
+        [
+            "segment",
+            str(tmp_path / "missing.jpg"),
+            "--model",
+            str(timm_checkpoint),
+            "--device",
+            "cpu",
+            "--vocab",
+            "moon.n.01",
+        ]
+    )
+    assert code == 2
+    assert "moon.n.01" in capsys.readouterr().err
+
+
+def test_bad_model_is_a_one_line_error(tmp_path, capsys) -> None:
+    assert main(["segment", "x.jpg", "--model", str(tmp_path / "nowhere")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_help_documents_the_commands() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "larvseg", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "segment" in out and "vocab" in out
+    out = subprocess.run(
+        [sys.executable, "-m", "larvseg", "segment", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for option in ("--model", "--vocab", "--mode", "--output-dir", "--device", "--bf16"):
+        assert option in out
