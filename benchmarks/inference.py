@@ -39,7 +39,7 @@ def make_image(height: int, width: int) -> np.ndarray:
     return np.asarray(photo.resize((width, height), Image.Resampling.BILINEAR))
 
 
-def build_segmenter(dtype: str | None):  # noqa: ANN201 - imported lazily
+def build_segmenter(dtype: str | None):
     import torch
     from timm.data import ImageNetInfo
 
@@ -59,7 +59,7 @@ def build_segmenter(dtype: str | None):  # noqa: ANN201 - imported lazily
     return LarvSeg(model, device="cpu", dtype=dtype)
 
 
-def timed(fn, repeats: int) -> float:  # noqa: ANN001
+def timed(fn, repeats: int) -> float:
     fn()  # warm-up
     times = []
     for _ in range(repeats):
@@ -103,7 +103,16 @@ def worker(size_name: str, dtype: str | None, repeats: int, threads: int, labels
 
 
 def run_worker(size: str, dtype: str, repeats: int, threads: int, labels_out: str) -> dict:
-    cmd = [sys.executable, __file__, "--worker", size, dtype, str(repeats), str(threads), labels_out]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        size,
+        dtype,
+        str(repeats),
+        str(threads),
+        labels_out,
+    ]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -134,7 +143,10 @@ def main() -> None:
             agree = float((labels["fp32"] == labels["bf16"]).mean())
             rows.append((size, "agree", {"agreement": agree}))
     print(f"ViT-B/16, 21,843 classes, {args.threads} threads, median of {args.repeats}")
-    header = f"{'image':<10} {'dtype':<6} {'backbone':>10} {'floor':>10} {'segment':>10} {'seg/floor':>9} {'peak RSS':>10}"
+    header = (
+        f"{'image':<10} {'dtype':<6} {'backbone':>10} {'floor':>10} {'segment':>10} "
+        f"{'seg/floor':>9} {'peak RSS':>10}"
+    )
     print(header)
     print("-" * len(header))
     for size, dtype, res in rows:

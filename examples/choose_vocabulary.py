@@ -1,6 +1,6 @@
 """Explore the 21K vocabulary: search a word, show what a synset covers, build a subset.
 
-    python examples/choose_vocabulary.py moth
+python examples/choose_vocabulary.py moth
 """
 
 from __future__ import annotations

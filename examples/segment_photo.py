@@ -1,6 +1,6 @@
 """Segment one photo with the default 21K model and save the labels, overlay and JSON.
 
-    python examples/segment_photo.py PHOTO [--vocab dog.n.01 grass.n.01] [--out out/photo]
+python examples/segment_photo.py PHOTO [--vocab dog.n.01 grass.n.01] [--out out/photo]
 """
 
 from __future__ import annotations

@@ -24,12 +24,22 @@ _EXPORTS = {
     "VocabularyError": "vocabulary",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "DEFAULT_MODEL",
+    "Category",
+    "CheckpointError",
+    "ImageError",
+    "LarvSeg",
+    "LarvSegModel",
+    "ModelConfig",
+    "Segmentation",
+    "Vocabulary",
+    "VocabularyError",
+]
 
 if TYPE_CHECKING:
     from .api import LarvSeg
-    from .config import ModelConfig
-    from .config import DEFAULT_MODEL
+    from .config import DEFAULT_MODEL, ModelConfig
     from .hub import CheckpointError
     from .image import ImageError
     from .model import LarvSegModel

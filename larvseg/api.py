@@ -23,7 +23,7 @@ HALF_DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """"auto" -> CUDA when available, else CPU; anything else as torch understands it."""
+    """ "auto" -> CUDA when available, else CPU; anything else as torch understands it."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
@@ -114,14 +114,26 @@ class LarvSeg:
 
     @overload
     def segment(
-        self, image: ImageInput, vocab: Sequence[Any] | None = ..., mode: str = ...,
-        *, size: int | None = ..., batch_size: int = ..., k: int = ...,
+        self,
+        image: ImageInput,
+        vocab: Sequence[Any] | None = ...,
+        mode: str = ...,
+        *,
+        size: int | None = ...,
+        batch_size: int = ...,
+        k: int = ...,
     ) -> Segmentation: ...
 
     @overload
     def segment(
-        self, image: list[ImageInput], vocab: Sequence[Any] | None = ..., mode: str = ...,
-        *, size: int | None = ..., batch_size: int = ..., k: int = ...,
+        self,
+        image: list[ImageInput],
+        vocab: Sequence[Any] | None = ...,
+        mode: str = ...,
+        *,
+        size: int | None = ...,
+        batch_size: int = ...,
+        k: int = ...,
     ) -> list[Segmentation]: ...
 
     def segment(

@@ -43,7 +43,7 @@ class ViTBackbone(nn.Module):
     -> features `(B, D, H / p, W / p)` (prefix tokens dropped, final norm applied).
     """
 
-    def __init__(self, vit: nn.Module) -> None:
+    def __init__(self, vit: Any) -> None:
         super().__init__()
         self.vit = vit
         patch = vit.patch_embed.patch_size
@@ -55,9 +55,8 @@ class ViTBackbone(nn.Module):
         batch, _, height, width = x.shape
         p = self.patch_size
         if height % p or width % p:
-            raise ValueError(
-                f"input size {height}x{width} is not a multiple of the patch size {p}"
-            )
-        tokens = self.vit.forward_features(x)[:, self.num_prefix_tokens :]
+            raise ValueError(f"input size {height}x{width} is not a multiple of the patch size {p}")
+        vit: Any = self.vit
+        tokens = vit.forward_features(x)[:, self.num_prefix_tokens :]
         grid = tokens.reshape(batch, height // p, width // p, tokens.shape[-1])
         return grid.permute(0, 3, 1, 2)

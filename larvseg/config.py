@@ -49,9 +49,7 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if self.classifier not in CLASSIFIER_KINDS:
-            raise ConfigError(
-                f"classifier={self.classifier!r} is not one of {CLASSIFIER_KINDS}"
-            )
+            raise ConfigError(f"classifier={self.classifier!r} is not one of {CLASSIFIER_KINDS}")
         if not self.categories:
             raise ConfigError("categories is empty: a model needs at least one class (wnid)")
         if len(set(self.categories)) != len(self.categories):
@@ -81,7 +79,9 @@ class ModelConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
-            raise ConfigError(f"unknown model config keys {unknown}; expected some of {sorted(names)}")
+            raise ConfigError(
+                f"unknown model config keys {unknown}; expected some of {sorted(names)}"
+            )
         return cls(**data)
 
 

@@ -43,7 +43,8 @@ def fetch_file(name_or_path: str, filename: str) -> Path:
         if not folder.is_dir():
             raise CheckpointError(
                 f"checkpoint folder {name_or_path!r} does not exist; pass a folder with "
-                f"{CONFIG_NAME} and {WEIGHTS_NAME}, or a Hugging Face hub id such as {DEFAULT_MODEL!r}"
+                f"{CONFIG_NAME} and {WEIGHTS_NAME}, or a Hugging Face hub id such as "
+                f"{DEFAULT_MODEL!r}"
             )
         path = folder / filename
         if not path.is_file():
@@ -74,7 +75,9 @@ def read_config(name_or_path: str) -> dict[str, Any]:
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{path} is not valid JSON ({err}); the checkpoint is corrupt") from err
+        raise CheckpointError(
+            f"{path} is not valid JSON ({err}); the checkpoint is corrupt"
+        ) from err
     if not isinstance(config, dict):
         raise CheckpointError(f"{path} must hold a JSON object, found {type(config).__name__}")
     return config

@@ -56,7 +56,9 @@ def _batches(windows: list[Window], batch_size: int) -> Iterator[list[Window]]:
             yield group[start : start + batch_size]
 
 
-def autocast_context(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+def autocast_context(
+    device: torch.device, dtype: torch.dtype | None
+) -> contextlib.AbstractContextManager:
     """bf16/fp16 autocast on `device` when `dtype` is a half type, else a no-op."""
     if dtype in (torch.bfloat16, torch.float16):
         return torch.autocast(device_type=device.type, dtype=dtype)

@@ -59,8 +59,10 @@ def label_pixels(
         logits = logits[..., decided]
         assignment = assignment[decided]
     probs = logits.softmax(dim=-1)
-    items = assignment.clamp(min=0) if plan.mode == "closed" else torch.where(
-        assignment >= 0, assignment, plan.num_items
+    items = (
+        assignment.clamp(min=0)
+        if plan.mode == "closed"
+        else torch.where(assignment >= 0, assignment, plan.num_items)
     )
     mass = probs.new_zeros(*probs.shape[:2], plan.num_items + 1)
     mass.index_add_(2, items, probs)

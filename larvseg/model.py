@@ -13,7 +13,7 @@ from .classifier import CosineClassifier, LinearClassifier
 from .config import ModelConfig
 
 
-def split_timm_vit(vit: nn.Module) -> tuple[ViTBackbone, LinearClassifier]:
+def split_timm_vit(vit: Any) -> tuple[ViTBackbone, LinearClassifier]:
     """Detach a timm ViT's pre-logits norm and head into a per-patch `LinearClassifier`.
 
     The returned backbone shares the ViT's modules (no copy); its `fc_norm` and

@@ -25,7 +25,7 @@ def model_input_size(height: int, width: int, short_side: int, patch_size: int) 
 
 
 def resize_to_model(image: np.ndarray, short_side: int, patch_size: int) -> np.ndarray:
-    """Resize `(H, W, 3)` uint8 RGB bilinearly to `model_input_size(...)`; no copy if already there."""
+    """Resize `(H, W, 3)` uint8 RGB bilinearly to `model_input_size(...)` (as is if already so)."""
     height, width = image.shape[:2]
     new_height, new_width = model_input_size(height, width, short_side, patch_size)
     if (new_height, new_width) == (height, width):
@@ -36,9 +36,7 @@ def resize_to_model(image: np.ndarray, short_side: int, patch_size: int) -> np.n
     return np.asarray(resized)
 
 
-def normalize(
-    image: np.ndarray, mean: Sequence[float], std: Sequence[float]
-) -> torch.Tensor:
+def normalize(image: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """uint8 `(H, W, 3)` RGB -> float32 `(1, 3, H, W)`: `(x / 255 - mean) / std`."""
     tensor = torch.as_tensor(np.array(image, copy=True)).permute(2, 0, 1).float().div_(255.0)
     mean_t = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)

@@ -49,7 +49,9 @@ def make_timm_classifier(
 def save_timm_checkpoint(model: torch.nn.Module, folder: Path, global_pool: str = "token") -> Path:
     """Save `model` exactly in the hub's timm layout (config.json + model.safetensors)."""
     save_for_hf(
-        model, str(folder), model_args={**TINY_VIT, "global_pool": global_pool},
+        model,
+        str(folder),
+        model_args={**TINY_VIT, "global_pool": global_pool},
         safe_serialization=True,
     )
     return folder

@@ -71,7 +71,9 @@ def test_closed_vocabulary_decides_among_covered_categories(
     item_names = np.array([item.name for item in subset.items])
     assert (names == item_names[ref_items.numpy()]).all()
     # scores: the upsampled softmax mass (over covered classes) of the pixel's item
-    mass = torch.zeros(len(subset.items), *logits.shape[1:]).index_add_(0, item_of, logits.softmax(0))
+    mass = torch.zeros(len(subset.items), *logits.shape[1:]).index_add_(
+        0, item_of, logits.softmax(0)
+    )
     ref_scores = upsample(mass, (300, 300)).gather(0, ref_items[None])[0].numpy()
     np.testing.assert_allclose(seg.scores, ref_scores, atol=1e-6)
 
@@ -133,9 +135,9 @@ def test_saved_model_segments_identically(segmenter: LarvSeg, square_photo, tmp_
 def test_bad_vocabularies_and_modes_are_named(segmenter: LarvSeg, square_photo) -> None:
     with pytest.raises(VocabularyError, match="empty"):
         segmenter.segment(square_photo, vocab=[])
-    with pytest.raises(VocabularyError, match="dgo.n.01"):
+    with pytest.raises(VocabularyError, match=r"dgo\.n\.01"):
         segmenter.segment(square_photo, vocab=["dgo.n.01"])
-    with pytest.raises(VocabularyError, match="moon.n.01"):
+    with pytest.raises(VocabularyError, match=r"moon\.n\.01"):
         segmenter.segment(square_photo, vocab=["moon.n.01"])
     with pytest.raises(ValueError, match="mode='half'"):
         segmenter.segment(square_photo, vocab=["dog.n.01"], mode="half")

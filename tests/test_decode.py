@@ -11,7 +11,9 @@ from larvseg.decode import bilinear_taps, upsampled_argmax, upsampled_gather
 
 def full_upsample(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Reference: (h, w, K) -> (K, H, W) with torch's bilinear interpolation."""
-    return F.interpolate(logits.permute(2, 0, 1)[None], size, mode="bilinear", align_corners=False)[0]
+    return F.interpolate(logits.permute(2, 0, 1)[None], size, mode="bilinear", align_corners=False)[
+        0
+    ]
 
 
 def smooth_logits(h: int, w: int, classes: int, seed: int) -> torch.Tensor:
@@ -32,7 +34,9 @@ def test_bilinear_taps_reproduce_interpolate(in_size: int, out_size: int) -> Non
 
 
 @pytest.mark.parametrize(("h", "w", "size"), [(4, 6, (37, 61)), (1, 1, (3, 3)), (3, 9, (100, 17))])
-def test_argmax_is_exact_when_every_class_is_a_candidate(h: int, w: int, size: tuple[int, int]) -> None:
+def test_argmax_is_exact_when_every_class_is_a_candidate(
+    h: int, w: int, size: tuple[int, int]
+) -> None:
     logits = torch.randn(h, w, 12, generator=torch.Generator().manual_seed(h * w))
     ours = upsampled_argmax(logits, size, k=12)
     assert torch.equal(ours, full_upsample(logits, size).argmax(0))

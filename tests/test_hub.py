@@ -63,12 +63,12 @@ def test_larvseg_checkpoint_round_trip(cosine_model, tmp_path: Path) -> None:
 def test_missing_folder_and_files_are_named(tmp_path: Path, timm_checkpoint: Path) -> None:
     with pytest.raises(CheckpointError, match="does not exist"):
         load_model(str(tmp_path / "nowhere"))
-    with pytest.raises(CheckpointError, match="has no config.json"):
+    with pytest.raises(CheckpointError, match=r"has no config\.json"):
         load_model(str(tmp_path))
     partial = tmp_path / "partial"
     partial.mkdir()
     shutil.copy(timm_checkpoint / "config.json", partial)
-    with pytest.raises(CheckpointError, match="has no model.safetensors"):
+    with pytest.raises(CheckpointError, match=r"has no model\.safetensors"):
         load_model(str(partial))
 
 
@@ -88,11 +88,11 @@ def test_config_that_does_not_match_the_tensors(cosine_model, tmp_path: Path) ->
     config = json.loads((tmp_path / "config.json").read_text())
     config["categories"] = config["categories"][:3]  # 3 classes, tensors hold 5
     (tmp_path / "config.json").write_text(json.dumps(config))
-    with pytest.raises(CheckpointError, match="do not match its config.json"):
+    with pytest.raises(CheckpointError, match=r"do not match its config\.json"):
         load_model(str(tmp_path))
     config["classifier"] = "mlp"
     (tmp_path / "config.json").write_text(json.dumps(config))
-    with pytest.raises(CheckpointError, match="config.json of .* is invalid"):
+    with pytest.raises(CheckpointError, match=r"config\.json of .* is invalid"):
         load_model(str(tmp_path))
 
 

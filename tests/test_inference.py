@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from larvseg.inference import default_stride, plan_windows, sliding_window_logits, window_logits, window_starts
+from larvseg.inference import (
+    default_stride,
+    plan_windows,
+    sliding_window_logits,
+    window_logits,
+    window_starts,
+)
 from larvseg.model import LarvSegModel
 
 

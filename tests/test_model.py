@@ -32,7 +32,9 @@ def test_score_normalisation_standardises_each_pixel_then_scales() -> None:
         head.beta.fill_(0.5)
     cosine = torch.rand(1, 6, 2, 2)
     logits = head.normalize_scores(cosine)
-    z = (cosine - cosine.mean(1, keepdim=True)) / (cosine.std(1, keepdim=True, unbiased=False) + SCORE_NORM_EPS)
+    z = (cosine - cosine.mean(1, keepdim=True)) / (
+        cosine.std(1, keepdim=True, unbiased=False) + SCORE_NORM_EPS
+    )
     torch.testing.assert_close(logits, 2.0 * z + 0.5)
     torch.testing.assert_close(logits.mean(1), torch.full((1, 2, 2), 0.5))
     # monotonic per pixel: the argmax does not depend on the normalisation
@@ -47,7 +49,9 @@ def test_class_subset_normalises_over_the_scored_classes_only() -> None:
     _, full_cosine = head.cosine(features)
     _, sub_cosine = head.cosine(features, subset)
     torch.testing.assert_close(sub_cosine, full_cosine[:, subset])
-    torch.testing.assert_close(head(features, subset), head.normalize_scores(full_cosine[:, subset]))
+    torch.testing.assert_close(
+        head(features, subset), head.normalize_scores(full_cosine[:, subset])
+    )
 
 
 @pytest.mark.parametrize("kind", ["cosine", "linear"])
