@@ -13,14 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from timing import median_seconds
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTO = REPO.parent / "shared" / "data" / "real-images" / "n02109961_Eskimo_dog.JPEG"
@@ -59,16 +58,6 @@ def build_segmenter(dtype: str | None):
     return LarvSeg(model, device="cpu", dtype=dtype)
 
 
-def timed(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def worker(size_name: str, dtype: str | None, repeats: int, threads: int, labels_out: str) -> None:
     import torch
 
@@ -91,10 +80,12 @@ def worker(size_name: str, dtype: str | None, repeats: int, threads: int, labels
             with torch.inference_mode(), autocast_context(x.device, segmenter.autocast_dtype):
                 model.classifier(model.backbone(x))
 
-        result["backbone"] = timed(backbone, repeats)
-        result["floor"] = timed(floor, repeats)
+        result["backbone"] = median_seconds(backbone, repeats, warmup=True)
+        result["floor"] = median_seconds(floor, repeats, warmup=True)
     seg_repeats = repeats if size_name == "512x512" else 1
-    result["segment"] = timed(lambda: segmenter.segment(image, size=512), seg_repeats)
+    result["segment"] = median_seconds(
+        lambda: segmenter.segment(image, size=512), seg_repeats, warmup=True
+    )
     labels = segmenter.segment(image, size=512)
     wnids = np.array([c.wnid for c in labels.categories] + [""])
     np.save(labels_out, wnids[labels.labels])

@@ -14,8 +14,8 @@ import random
 import statistics
 import subprocess
 import sys
-import time
-from collections.abc import Callable
+
+from timing import median_seconds
 
 from larvseg.vocabulary import Vocabulary, VocabularyError
 from larvseg.wordnet_table import WordNetTable
@@ -45,16 +45,6 @@ def cold_runs(repeats: int) -> dict[str, float]:
     return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
 
-def warm(fn: Callable[[], object], repeats: int) -> float:
-    """Median seconds of `fn()` over `repeats` calls."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def covering_synsets(vocab: Vocabulary, count: int, seed: int = 0) -> list[str]:
     """`count` seeded-random table synsets (names) that cover at least one model category."""
     names = [c.name for c in WordNetTable.packaged().records]
@@ -78,13 +68,16 @@ def main() -> None:
     vocab = Vocabulary.imagenet21k()
     names = covering_synsets(vocab, 1000)
     wnids = [vocab.resolve(n).wnid for n in names]
+    warm_calls = [
+        ('members("entity.n.01") (warm)', lambda: vocab.members("entity.n.01")),
+        ("subset(1,000 synset names) (warm)", lambda: vocab.subset(names)),
+        ("subset(1,000 wnids) (warm)", lambda: vocab.subset(wnids)),
+        ('search("dog") (warm)', lambda: vocab.search("dog")),
+    ]
     rows = [
         ("import + build Vocabulary.imagenet21k() (cold)", cold["build"]),
         ('first members("entity.n.01") (cold: ancestor closure)', cold["first_members"]),
-        ('members("entity.n.01") (warm)', warm(lambda: vocab.members("entity.n.01"), args.repeats)),
-        ("subset(1,000 synset names) (warm)", warm(lambda: vocab.subset(names), args.repeats)),
-        ("subset(1,000 wnids) (warm)", warm(lambda: vocab.subset(wnids), args.repeats)),
-        ('search("dog") (warm)', warm(lambda: vocab.search("dog"), args.repeats)),
+        *[(label, median_seconds(call, args.repeats)) for label, call in warm_calls],
     ]
     width = max(len(label) for label, _ in rows)
     print(f"{'what':<{width}}  {'ms':>8}")
