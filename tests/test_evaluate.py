@@ -29,12 +29,12 @@ from larvseg.train.evaluate import (
     upsampled_argmax,
 )
 from larvseg.train.metrics import ConfusionMatrix, EvalResult
-from larvseg.train.transforms import to_tensor
+from larvseg.train.transforms import IGNORE_INDEX, to_tensor
 
 WNIDS = ["n02084071", "n02121808", "n01503061", "n03791053", "n12102133"]  # as `cosine_model`
 
-# 3 classes on a 4x4 map; 255 = ignore.
-TARGET = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 255, 255], [2, 2, 2, 2]])
+# 3 classes on a 4x4 map; -1 (IGNORE_INDEX) = ignore.
+TARGET = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, -1, -1], [2, 2, 2, 2]])
 PRED = np.array([[0, 1, 1, 1], [0, 0, 1, 0], [2, 1, 0, 2], [2, 2, 2, 2]])
 # By hand (row = truth, column = prediction), the two ignored pixels not counted:
 #   truth 0: 3 -> 0, 1 -> 1        truth 1: 3 -> 1, 1 -> 0        truth 2: 5 -> 2, 1 -> 1
@@ -84,12 +84,12 @@ def test_absent_class_excluded_and_false_positive_counted() -> None:
 
 def test_ignored_pixels_may_hold_any_prediction() -> None:
     pred = PRED.copy()
-    pred[2, 2:] = 99  # out of range, but the truth there is 255
+    pred[2, 2:] = 99  # out of range, but the truth there is ignored (-1)
     cm = ConfusionMatrix(3)
     cm.update(pred, TARGET)
     np.testing.assert_allclose(cm.iou(), IOU)
-    cm = ConfusionMatrix(3, ignore_index=-1)
-    with pytest.raises(ValueError, match="target has value 255"):
+    cm = ConfusionMatrix(3, ignore_index=255)
+    with pytest.raises(ValueError, match="target has value -1"):
         cm.update(PRED, TARGET)
     with pytest.raises(ValueError, match="differs from target shape"):
         cm.update(PRED[:3], TARGET)
@@ -122,7 +122,7 @@ def make_images(seed: int = 0) -> list[dict[str, torch.Tensor]]:
     for h, w in [(40, 56), (72, 48)]:
         pixels = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
         target = rng.integers(0, 3, (h, w))
-        target[:3] = 255
+        target[:3] = IGNORE_INDEX
         items.append({"image": to_tensor(pixels, MEAN, STD), "target": torch.from_numpy(target)})
     return items
 
@@ -177,7 +177,7 @@ def test_evaluate_constant_prediction(cosine_model: LarvSegModel) -> None:
         progress=False,
         name="toy",
     )
-    targets = torch.cat([d["target"][d["target"] != 255] for d in data if d is not None])
+    targets = torch.cat([d["target"][d["target"] != IGNORE_INDEX] for d in data if d is not None])
     counts = torch.bincount(targets, minlength=3).tolist()
     dog = counts[1] / sum(counts)
     assert [row.wnid for row in result.per_class] == ["n02121808", "n02084071", "n01503061"]

@@ -20,6 +20,7 @@ from larvseg.train.losses import (
     select_background,
 )
 from larvseg.train.memory_bank import MemoryBank
+from larvseg.train.transforms import IGNORE_INDEX
 
 
 def ce(scores: list[float], target: int) -> float:
@@ -58,15 +59,15 @@ def test_image_label_loss_without_labels_is_attached_zero() -> None:
     assert float(loss.detach()) == 0 and loss.requires_grad
 
 
-def test_segmentation_loss_matches_cross_entropy_and_ignores_255() -> None:
+def test_segmentation_loss_matches_cross_entropy_and_ignores_minus_1() -> None:
     generator = torch.Generator().manual_seed(0)
     logits = torch.randn(2, 4, 3, 5, generator=generator, requires_grad=True)
     target = torch.randint(0, 4, (2, 12, 20), generator=generator)
-    target[0, :4] = 255
+    target[0, :4] = IGNORE_INDEX
     upsampled = F.interpolate(logits, size=(12, 20), mode="bilinear", align_corners=False)
-    expected = F.cross_entropy(upsampled, target, ignore_index=255)
+    expected = F.cross_entropy(upsampled, target, ignore_index=-1)
     torch.testing.assert_close(segmentation_loss(logits, target), expected)
-    ignored = segmentation_loss(logits, torch.full((2, 12, 20), 255))
+    ignored = segmentation_loss(logits, torch.full((2, 12, 20), IGNORE_INDEX))
     assert float(ignored.detach()) == 0 and ignored.requires_grad
 
 

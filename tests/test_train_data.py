@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from timm.data import ImageNetInfo
 from train_data_helpers import (
     MEAN,
     STD,
@@ -28,6 +30,8 @@ from larvseg.train.data import (
     collate,
     read_label_map,
 )
+from larvseg.train.metrics import ConfusionMatrix
+from larvseg.train.transforms import IGNORE_INDEX
 
 
 def built(config: DataSourceConfig, train: bool = True) -> SourceDataset:
@@ -36,15 +40,15 @@ def built(config: DataSourceConfig, train: bool = True) -> SourceDataset:
     return dataset
 
 
-def test_reduce_zero_label_maps_0_3_7_to_255_2_6(tmp_path: Path) -> None:
+def test_reduce_zero_label_maps_0_3_7_to_ignore_2_6(tmp_path: Path) -> None:
     dataset = built(ade_source(ade_layout(tmp_path)), train=False)
     sample = dataset[0]
     assert sample is not None and sample["image"].shape == (3, 48, 64)
-    assert set(sample["target"].unique().tolist()) == {255, 2, 6}
+    assert set(sample["target"].unique().tolist()) == {IGNORE_INDEX, 2, 6}
     assert dataset.classes == WNIDS[:8]
 
 
-def test_coco_stuff_layout_with_unused_values_and_255(tmp_path: Path) -> None:
+def test_coco_stuff_layout_with_unused_values_and_on_disk_255_ignored(tmp_path: Path) -> None:
     values = label_values(values=(0, 2, 5, 255))
     write_pair(
         tmp_path / "images/train2017/000000000009.jpg",
@@ -64,7 +68,7 @@ def test_coco_stuff_layout_with_unused_values_and_255(tmp_path: Path) -> None:
     assert dataset.classes == [WNIDS[0], WNIDS[2], WNIDS[5]]
     sample = dataset[0]
     assert sample is not None
-    assert set(sample["target"].unique().tolist()) == {0, 1, 2, 255}
+    assert set(sample["target"].unique().tolist()) == {0, 1, 2, IGNORE_INDEX}
 
 
 def test_out_of_range_value_fails_validation_naming_file_and_value(tmp_path: Path) -> None:
@@ -126,13 +130,84 @@ def test_classes_file_and_config_errors(tmp_path: Path) -> None:
     dataset = built(ade_source(tmp_path, classes=str(listing)), train=False)
     assert dataset.classes == WNIDS[:3] + WNIDS[4:8]
     sample = dataset[0]
-    assert sample is not None and set(sample["target"].unique().tolist()) == {255, 2, 5}
+    assert sample is not None and set(sample["target"].unique().tolist()) == {IGNORE_INDEX, 2, 5}
     with pytest.raises(DataError, match="'ade': batch_size must be >= 1"):
         ade_source(tmp_path, batch_size=0)
     with pytest.raises(DataError, match="kind must be one of"):
         ade_source(tmp_path, kind="detection")
-    with pytest.raises(DataError, match="at most 255"):
-        build_dataset(ade_source(tmp_path, classes=[f"n{i:08d}" for i in range(300)]), MEAN, STD)
+
+
+def test_segmentation_with_300_classes_16bit_map(tmp_path: Path) -> None:
+    """More than 255 classes: raw 255 and 299 are real classes, -1 only where ignored."""
+    wnids = ImageNetInfo("imagenet-21k-goog").label_names()[:300]
+    listing = tmp_path / "classes.txt"
+    listing.write_text("\n".join(wnids) + "\n")
+    values = label_values(values=(0, 254, 255, 299))
+    image, label = tmp_path / "images/a.jpg", tmp_path / "annotations/a.png"
+    write_pair(image, label, values)
+    Image.fromarray(values.astype(np.uint16)).convert("I;16").save(label)
+    with Image.open(label) as stored:
+        assert stored.mode == "I;16"
+    np.testing.assert_array_equal(read_label_map(label), values)
+    config = DataSourceConfig(
+        "ade847",
+        "segmentation",
+        str(tmp_path / "images"),
+        annotations=str(tmp_path / "annotations"),
+        classes=str(listing),
+        crop_size=32,
+    )
+    dataset = built(config, train=False)
+    assert dataset.classes == wnids
+    sample = dataset[0]
+    assert sample is not None and sample["target"].dtype == torch.int64
+    np.testing.assert_array_equal(sample["target"].numpy(), values)  # nothing ignored
+    crop = built(config)[(0, 3)]
+    assert crop is not None and set(crop["target"].unique().tolist()) <= {-1, 0, 254, 255, 299}
+    # reduce_zero_label: raw 0 -> ignore (-1), v -> v - 1; 255 is still a class (254)
+    reduced = built(dataclasses.replace(config, reduce_zero_label=True), train=False)[0]
+    assert reduced is not None
+    np.testing.assert_array_equal(
+        reduced["target"].numpy(), np.where(values == 0, IGNORE_INDEX, values - 1)
+    )
+    # evaluation counts the classes above 254 (the target straight into the confusion matrix)
+    confusion = ConfusionMatrix(len(wnids))
+    confusion.update(sample["target"], sample["target"])
+    pixels = confusion.target_pixels()
+    assert pixels[299] == pixels[255] == (values == 299).sum() > 0
+    assert pixels.sum() == values.size and confusion.iou()[299] == 1.0
+    confusion.update(reduced["target"].clamp(min=0), reduced["target"])
+    assert confusion.target_pixels()[298] == (values == 299).sum()
+    assert confusion.target_pixels().sum() == 2 * values.size - (values == 0).sum()
+
+
+def test_segmentation_on_real_full_ade20k_maps(shared_data: Path) -> None:
+    """Full ADE20K `_seg.png` (3000+ classes) as a segmentation source; 0 = unlabelled."""
+    folder = shared_data / "ade20k-full"
+    present: set[int] = set()
+    for path in sorted(folder.glob("*.json")):
+        objects = json.loads(path.read_text())["annotation"]["object"]
+        present |= {o["name_ndx"] for o in objects}
+    classes = [None, *(f"n{v:08d}" for v in range(1, max(present) + 1))]  # 0: unlabelled
+    config = DataSourceConfig(
+        "ade_full",
+        "segmentation",
+        str(folder),
+        annotations=str(folder),
+        label_suffix="_seg.png",
+        label_decoder="ade20k_full",
+        classes=classes,
+        crop_size=64,
+    )
+    dataset = built(config, train=False)
+    assert len(dataset.classes) == max(present) > 255
+    raw = read_label_map(folder / "ADE_train_00016869_seg.png", "ade20k_full")
+    sample = dataset[[s.image.name for s in dataset.samples].index("ADE_train_00016869.jpg")]
+    assert sample is not None
+    np.testing.assert_array_equal(sample["target"].numpy(), np.where(raw == 0, -1, raw - 1))
+    assert {311, 400, 2419} <= set(sample["target"].unique().tolist())  # raw 312, 401, 2420
+    crop = built(config)[(0, 0)]
+    assert crop is not None and crop["target"].shape == (64, 64) and crop["target"].min() >= -1
 
 
 def test_multilabel_labels_file(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from larvseg.train.cli import main
 from larvseg.train.config import TrainConfig, TrainConfigError
 from larvseg.train.engine import Trainer, TrainingError, poly_lr
 from larvseg.train.step import SourcePlan, sample_classes
+from larvseg.train.transforms import IGNORE_INDEX
 
 
 def test_poly_schedule_runs_from_lr_to_min_lr() -> None:
@@ -28,7 +29,7 @@ def test_poly_schedule_runs_from_lr_to_min_lr() -> None:
 def test_class_sampling_keeps_present_classes_and_remaps_targets(kind: str) -> None:
     plan = SourcePlan("s", kind, torch.arange(50) + 7, 1.0, 0.1, sample=True)
     if kind == "segmentation":
-        batch = {"target": torch.tensor([[[3, 40], [255, 3]]])}
+        batch = {"target": torch.tensor([[[3, 40], [IGNORE_INDEX, 3]]])}
         key, present = "target", [3, 40]
     else:
         batch = {"labels": torch.tensor([[12, 30, -1], [30, -1, -1]])}
@@ -37,9 +38,10 @@ def test_class_sampling_keeps_present_classes_and_remaps_targets(kind: str) -> N
     assert local.numel() == len(present) + 5 and local.unique().numel() == local.numel()
     assert local[: len(present)].tolist() == present
     original, remapped = batch[key], out[key]
-    valid = (original != 255) & (original >= 0)
+    valid = original >= 0
     assert torch.equal(local[remapped[valid]], original[valid])
     assert torch.equal(remapped[~valid], original[~valid])
+    assert (remapped[~valid] == -1).all() and valid.sum() < original.numel()
 
 
 def test_mixed_batch_step_logs_every_source(tmp_path: Path) -> None:

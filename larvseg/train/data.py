@@ -49,7 +49,7 @@ __all__ = [
 SourceKind = Literal["segmentation", "multilabel", "singlelabel"]
 KINDS = ("segmentation", "multilabel", "singlelabel")
 LABEL_DECODERS = ("ade20k_full",)
-IGNORE = 255
+IGNORE_ON_DISK = 255  # raw label value meaning "ignore" for class lists of <= 255 entries
 SCAN_THREADS = 8
 log = logging.getLogger(__name__)
 
@@ -123,15 +123,20 @@ class SourceDataset(torch.utils.data.Dataset):
         index = {w: i for i, w in enumerate(classes)}
         values = value_classes or []
         self.value_lut = np.array([index[w] if w else IGNORE_INDEX for w in values] or [0])
-        self.ignore_255 = len(values) <= IGNORE
+        self.ignore_255 = len(values) <= IGNORE_ON_DISK
         self.name_hash = zlib.crc32(config.name.encode("utf-8"))
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def map_labels(self, values: np.ndarray, path: Path) -> np.ndarray:
-        """Raw label values `(H, W)` -> source class indices `(H, W)` int64, -1 = ignore."""
-        ignore = values == IGNORE if self.ignore_255 else np.zeros(values.shape, bool)
+        """Raw label values `(H, W)` -> source class indices `(H, W)` int64, -1 = ignore.
+
+        Ignored: raw 255 when the class list has at most 255 entries (with more, 255 is
+        a class like any other), raw 0 with `reduce_zero_label` (the others shift down
+        by one), and values whose class-list entry is empty.
+        """
+        ignore = values == IGNORE_ON_DISK if self.ignore_255 else np.zeros(values.shape, bool)
         if self.config.reduce_zero_label:
             ignore |= values == 0
             values = values - 1
@@ -175,9 +180,9 @@ class SourceDataset(torch.utils.data.Dataset):
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any] | None:
         """Sample `index`, augmented with the draw-th random stream (train) or as is.
 
-        Returns `{"image": (3, S, S) float32, "target": (S, S) int64 (segmentation; 255 =
-        ignore) or "labels": (L,) int64 (image-level), "source", "path"}`, or None for an
-        unreadable image (logged).
+        Returns `{"image": (3, S, S) float32, "target": (S, S) int64 (segmentation;
+        `IGNORE_INDEX` = -1 = ignore, any number of classes) or "labels": (L,) int64
+        (image-level), "source", "path"}`, or None for an unreadable image (logged).
         """
         index, draw = (key, 0) if isinstance(key, int) else key
         sample = self.samples[index]
@@ -204,7 +209,7 @@ class SourceDataset(torch.utils.data.Dataset):
         }
         if self.config.kind == "segmentation":
             assert label is not None
-            out["target"] = torch.from_numpy(np.where(label == IGNORE_INDEX, IGNORE, label))
+            out["target"] = torch.from_numpy(np.ascontiguousarray(label, dtype=np.int64))
         elif sample.labels is not None:
             out["labels"] = torch.tensor(sample.labels, dtype=torch.int64)
         else:
@@ -229,7 +234,8 @@ def build_dataset(
 
     `train=False` gives the whole image `(3, H, W)` and full-resolution target/labels.
     Raises DataError for a missing folder or file, an empty source, unpaired files,
-    classes unknown to the class list, or more than 255 segmentation classes.
+    or classes unknown to the class list. Segmentation sources may have any number of
+    classes: targets mark ignored pixels with `IGNORE_INDEX` (-1).
     """
     where = f"data source {config.name!r}"
     value_classes = None
@@ -243,8 +249,6 @@ def build_dataset(
             raise DataError(f"{where}: `classes` (label value -> wnid) is required with maps")
         samples = pair_label_maps(config, where)
         classes = list(dict.fromkeys(w for w in value_classes if w))
-    if config.kind == "segmentation" and len(classes) > IGNORE:
-        raise DataError(f"{where}: {len(classes)} classes; segmentation allows at most 255")
     return SourceDataset(config, samples, classes, value_classes, mean, std, train, seed)
 
 

@@ -25,7 +25,8 @@ from ..preprocess import model_input_size
 from ..wordnet_table import WordNetTable
 from .config import TrainConfig
 from .data import DataSourceConfig, build_dataset, read_class_list
-from .metrics import IGNORE_INDEX, ConfusionMatrix, EvalResult
+from .metrics import ConfusionMatrix, EvalResult
+from .transforms import IGNORE_INDEX
 
 SHORT_SIDE = 512
 WINDOW = 512
@@ -41,7 +42,7 @@ class EvalDataset(Protocol):
     """What `evaluate` reads, as `build_dataset(..., train=False)` gives it.
 
     Item `i`: `{"image": (3, H, W) float32 normalised, "target": (H, W) int64 class
-    indices}`, or None for an unreadable image (skipped).
+    indices, `IGNORE_INDEX` (-1) = ignore}`, or None for an unreadable image (skipped).
     """
 
     def __len__(self) -> int: ...
@@ -154,7 +155,7 @@ def evaluate(
         full_vocabulary: normalise scores over all model classes, then subset
             (method.md section 1); default: over the evaluated classes only (the
             paper's setting, where the model's vocabulary is the dataset's).
-        ignore_index: target value of unlabelled pixels.
+        ignore_index: target value of unlabelled pixels (`IGNORE_INDEX`, -1).
         device: where the model runs.
         progress: show a tqdm bar.
         name: dataset name shown in the result.

@@ -22,8 +22,7 @@ import torch.nn.functional as F
 
 from ..classifier import SCORE_NORM_EPS
 from .memory_bank import MemoryBank
-
-IGNORE_INDEX = 255
+from .transforms import IGNORE_INDEX
 
 BankUpdate = tuple[torch.Tensor, torch.Tensor]
 
@@ -34,7 +33,7 @@ def segmentation_loss(
     """Per-pixel cross-entropy, mean over non-ignored pixels.
 
     logits `(B, C', h, w)` are bilinearly upsampled (align_corners=False) to the size
-    of target `(B, H, W)` (class indices, `ignore_index` = ignore). Returns a scalar;
+    of target `(B, H, W)` (class indices, `ignore_index` (-1) = ignore). Returns a scalar;
     0 (still attached to the graph) when every pixel is ignored.
     """
     upsampled = F.interpolate(logits, size=target.shape[-2:], mode="bilinear", align_corners=False)

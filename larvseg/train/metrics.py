@@ -6,7 +6,7 @@ Conventions (those of mmseg, which the paper's numbers come from):
 - A class with no ground-truth pixel and no predicted pixel has an undefined IoU
   (NaN) and is left out of every mean; a class that is predicted but never in the
   ground truth has IoU 0 and counts.
-- Pixels whose target is the ignore index (255) are not counted at all.
+- Pixels whose target is the ignore index (`IGNORE_INDEX`, -1) are not counted at all.
 - Pixel accuracy = correctly labelled pixels / counted pixels.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-IGNORE_INDEX = 255
+from .transforms import IGNORE_INDEX
 
 
 class ConfusionMatrix:

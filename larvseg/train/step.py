@@ -18,8 +18,7 @@ from ..classifier import CosineClassifier
 from ..model import LarvSegModel
 from .losses import CAClassifierLoss, image_label_loss, segmentation_loss
 from .memory_bank import MemoryBank
-
-IGNORE = 255
+from .transforms import IGNORE_INDEX
 
 Batch = dict[str, Any]
 
@@ -55,14 +54,15 @@ def sample_classes(
     """Source-class indices to score `(C',)` and the batch with targets remapped into them.
 
     Without sampling: all source classes, batch unchanged. With it: the sorted classes
-    present in the batch, then `extra` others drawn with `generator`.
+    present in the batch, then `extra` others drawn with `generator`; ignored target
+    pixels (`IGNORE_INDEX`) and label padding (-1) stay -1.
     """
     num = plan.class_ids.numel()
     if not plan.sample:
         return torch.arange(num), batch
     key = "labels" if plan.image_level else "target"
     values = batch[key]
-    valid = values >= 0 if plan.image_level else values != IGNORE
+    valid = values >= 0 if plan.image_level else values != IGNORE_INDEX
     present = torch.unique(values[valid]).cpu()
     absent = torch.ones(num, dtype=torch.bool)
     absent[present] = False

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-IGNORE_INDEX = -1
+IGNORE_INDEX = -1  # ignored target pixels, shared by data, step, losses, metrics, evaluate
 RATIO_RANGE = (0.5, 2.0)
 CROP_TRIES = 10
 BRIGHTNESS_DELTA = 32.0
