@@ -196,10 +196,11 @@ class LarvSeg:
         source: str,
     ) -> Segmentation:
         labels, scores = label_pixels(logits, plan, image.shape[:2], k)
-        present = np.unique(labels[labels >= 0])
-        remap = np.full(plan.num_items, -1, dtype=np.int32)
-        remap[present] = np.arange(len(present), dtype=np.int32)
-        labels = np.where(labels >= 0, remap[np.maximum(labels, 0)], -1).astype(np.int32)
+        shifted = labels.ravel() + 1  # 0 = unlabeled, i + 1 = item i
+        present = np.flatnonzero(np.bincount(shifted, minlength=plan.num_items + 1)[1:])
+        remap = np.full(plan.num_items + 1, -1, dtype=np.int32)  # item -> index among present
+        remap[present + 1] = np.arange(len(present), dtype=np.int32)
+        labels = remap[shifted].reshape(labels.shape)
         return Segmentation(
             labels=labels,
             scores=scores,

@@ -91,11 +91,36 @@ def upsampled_argmax(logits: torch.Tensor, out_size: tuple[int, int], k: int = 8
     height, width, classes = logits.shape
     flat = logits.reshape(height * width, classes)
     candidates, values, counts = _quad_candidates(flat, height, width, min(k, classes))
-    quad_winner = torch.where(counts == 1, candidates[..., 0], -1)
     y0, _, wy = bilinear_taps(height, out_size[0])
     x0, _, wx = bilinear_taps(width, out_size[1])
-    out = quad_winner[y0[:, None], x0[None, :]]  # (H, W), -1 where undecided
-    rows, cols = (out < 0).nonzero(as_tuple=True)
+    taps = (y0, wy, x0, wx)
+    out = candidates[..., 0][y0[:, None], x0[None, :]]  # final wherever one candidate is left
+    pixel_counts = counts.to(torch.int16)[y0[:, None], x0[None, :]]
+    # score the other pixels in buckets of similar candidate counts, so a few crowded
+    # quads do not make every pixel score the largest candidate list
+    lower, most = 1, int(counts.max())
+    while lower < most:
+        upper = min(2 * lower, most)
+        rows, cols = ((pixel_counts > lower) & (pixel_counts <= upper)).nonzero(as_tuple=True)
+        _score_pixels(out, rows, cols, candidates[..., :upper], values[:, :, :upper], taps)
+        lower = upper
+    return out
+
+
+def _score_pixels(
+    out: torch.Tensor,
+    rows: torch.Tensor,
+    cols: torch.Tensor,
+    candidates: torch.Tensor,
+    values: torch.Tensor,
+    taps: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+) -> None:
+    """Write into `out` the best of its quad's candidates for each pixel `(rows, cols)`.
+
+    `candidates` `(h, w, n)` and their tap `values` `(h, w, n, 4)`; `taps` are the
+    quad anchors and second-tap weights of the output rows and columns.
+    """
+    y0, wy, x0, wx = taps
     chunk = max(1, BAND_ELEMENTS // (4 * candidates.shape[-1]))
     for start in range(0, rows.numel(), chunk):
         r, c = rows[start : start + chunk], cols[start : start + chunk]
@@ -104,23 +129,33 @@ def upsampled_argmax(logits: torch.Tensor, out_size: tuple[int, int], k: int = 8
         quad_y, quad_x = y0[r], x0[c]
         scores = torch.einsum("pnt,pt->pn", values[quad_y, quad_x], weights)
         out[r, c] = candidates[quad_y, quad_x, scores.argmax(dim=-1)]
-    return out
 
 
-def upsampled_gather(maps: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+def upsampled_gather(
+    maps: torch.Tensor, index: torch.Tensor, log_normalizer: torch.Tensor | None = None
+) -> torch.Tensor:
     """Bilinearly upsampled value of map `index[y, x]` at each output pixel.
 
     Args:
         maps: `(h, w, K)` float maps at feature resolution.
         index: `(H, W)` int64 map index per output pixel.
+        log_normalizer: optional `(h, w)`; the maps are then read as
+            `exp(maps - log_normalizer)`: with logits and their logsumexp, softmax
+            probabilities without materialising the softmax.
 
     Returns:
         `(H, W)` float32, equal to `F.interpolate(maps...)[index[y, x], y, x]`.
     """
     height, width, channels = maps.shape
     flat = maps.reshape(height * width, channels)
+    norm = None if log_normalizer is None else log_normalizer.reshape(height * width)
     y0, y1, wy = bilinear_taps(height, index.shape[0])
     x0, x1, wx = bilinear_taps(width, index.shape[1])
+
+    def read(cells: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        values = flat[cells, idx]
+        return values if norm is None else (values - norm[cells]).exp()
+
     out = torch.empty(index.shape, dtype=torch.float32)
     band = max(1, BAND_ELEMENTS // max(1, 4 * index.shape[1]))
     for start in range(0, index.shape[0], band):
@@ -128,9 +163,9 @@ def upsampled_gather(maps: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         a = wy[rows, None]
         b = wx[None, :]
         idx = index[rows]
-        top = flat[y0[rows, None] * width + x0[None, :], idx] * (1 - b)
-        top += flat[y0[rows, None] * width + x1[None, :], idx] * b
-        bottom = flat[y1[rows, None] * width + x0[None, :], idx] * (1 - b)
-        bottom += flat[y1[rows, None] * width + x1[None, :], idx] * b
+        top = read(y0[rows, None] * width + x0[None, :], idx) * (1 - b)
+        top += read(y0[rows, None] * width + x1[None, :], idx) * b
+        bottom = read(y1[rows, None] * width + x0[None, :], idx) * (1 - b)
+        bottom += read(y1[rows, None] * width + x1[None, :], idx) * b
         out[rows] = top * (1 - a) + bottom * a
     return out

@@ -35,6 +35,13 @@ class LabelPlan:
         if self.mode not in MODES:
             raise ValueError(f"mode={self.mode!r} is not one of {MODES}")
 
+    @property
+    def is_identity(self) -> bool:
+        """Whether class i is item i for every class (no vocabulary subset)."""
+        return len(self.assignment) == self.num_items and torch.equal(
+            self.assignment, torch.arange(self.num_items)
+        )
+
 
 def label_pixels(
     logits: torch.Tensor, plan: LabelPlan, out_size: tuple[int, int], k: int = 8
@@ -54,18 +61,18 @@ def label_pixels(
         unlabeled pixel, the mass of all classes under no item).
     """
     assignment = plan.assignment
-    if plan.mode == "closed":
+    if plan.mode == "closed" and bool((assignment < 0).any()):
         decided = (assignment >= 0).nonzero().squeeze(1)
         logits = logits[..., decided]
         assignment = assignment[decided]
+    winners = upsampled_argmax(logits, out_size, k)
+    if plan.mode == "closed" and plan.is_identity:  # each class its own item: no regrouping
+        scores = upsampled_gather(logits, winners, logits.logsumexp(dim=-1))
+        return winners.to(torch.int32).numpy(), scores.numpy()
     probs = logits.softmax(dim=-1)
-    items = (
-        assignment.clamp(min=0)
-        if plan.mode == "closed"
-        else torch.where(assignment >= 0, assignment, plan.num_items)
-    )
+    items = torch.where(assignment >= 0, assignment, plan.num_items)  # unassigned -> extra slot
     mass = probs.new_zeros(*probs.shape[:2], plan.num_items + 1)
     mass.index_add_(2, items, probs)
-    labels = assignment[upsampled_argmax(logits, out_size, k)]
+    labels = assignment[winners]
     scores = upsampled_gather(mass, torch.where(labels >= 0, labels, plan.num_items))
     return labels.to(torch.int32).numpy(), scores.numpy()

@@ -55,3 +55,12 @@ def test_gather_reads_the_upsampled_map_of_each_pixel() -> None:
     index = torch.randint(0, 9, (40, 33), generator=g)
     ref = full_upsample(maps, (40, 33)).gather(0, index[None])[0]
     torch.testing.assert_close(upsampled_gather(maps, index), ref, atol=1e-6, rtol=0)
+
+
+def test_gather_with_log_normalizer_reads_softmax_probabilities() -> None:
+    g = torch.Generator().manual_seed(1)
+    logits = torch.randn(4, 6, 30, generator=g)
+    index = torch.randint(0, 30, (21, 17), generator=g)
+    expected = upsampled_gather(logits.softmax(-1), index)
+    ours = upsampled_gather(logits, index, logits.logsumexp(-1))
+    torch.testing.assert_close(ours, expected, atol=1e-6, rtol=0)
