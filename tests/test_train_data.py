@@ -40,6 +40,15 @@ def built(config: DataSourceConfig, train: bool = True) -> SourceDataset:
     return dataset
 
 
+def ade_full_class_indices(folder: Path) -> set[int]:
+    """The `name_ndx` of every object in the full-ADE20K scene JSON files of `folder`."""
+    present: set[int] = set()
+    for path in sorted(folder.glob("*.json")):
+        objects = json.loads(path.read_text())["annotation"]["object"]
+        present |= {o["name_ndx"] for o in objects}
+    return present
+
+
 def test_reduce_zero_label_maps_0_3_7_to_ignore_2_6(tmp_path: Path) -> None:
     dataset = built(ade_source(ade_layout(tmp_path)), train=False)
     sample = dataset[0]
@@ -184,10 +193,7 @@ def test_segmentation_with_300_classes_16bit_map(tmp_path: Path) -> None:
 def test_segmentation_on_real_full_ade20k_maps(shared_data: Path) -> None:
     """Full ADE20K `_seg.png` (3000+ classes) as a segmentation source; 0 = unlabelled."""
     folder = shared_data / "ade20k-full"
-    present: set[int] = set()
-    for path in sorted(folder.glob("*.json")):
-        objects = json.loads(path.read_text())["annotation"]["object"]
-        present |= {o["name_ndx"] for o in objects}
+    present = ade_full_class_indices(folder)
     classes = [None, *(f"n{v:08d}" for v in range(1, max(present) + 1))]  # 0: unlabelled
     config = DataSourceConfig(
         "ade_full",
@@ -245,10 +251,7 @@ def test_multilabel_labels_file(tmp_path: Path) -> None:
 
 def test_multilabel_from_real_full_ade20k_maps(shared_data: Path) -> None:
     folder = shared_data / "ade20k-full"
-    present: set[int] = set()
-    for path in sorted(folder.glob("*.json")):
-        objects = json.loads(path.read_text())["annotation"]["object"]
-        present |= {o["name_ndx"] for o in objects}
+    present = ade_full_class_indices(folder)
     classes = [f"n{v:08d}" if v in present else None for v in range(max(present) + 1)]
     config = DataSourceConfig(
         "weak_ade",
