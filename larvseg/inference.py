@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -96,9 +97,9 @@ def window_logits(
         raise ValueError(f"window {window} and stride {stride} must be multiples of the patch {p}")
     sizes = [(int(x.shape[-2]), int(x.shape[-1])) for x in images]
     windows = plan_windows(sizes, window, stride)
-    single = len(windows) == len(images)  # one window per image: no canvas needed
-    outputs: list[torch.Tensor | None] = [None] * len(images)
-    counts: list[torch.Tensor | None] = [None] * len(images)
+    windows_per_image = Counter(w.image for w in windows)
+    sums: list[torch.Tensor | None] = [None] * len(images)
+    counts: list[torch.Tensor | None] = [None] * len(images)  # None: a single window
     device = images[0].device
     for batch in _batches(windows, batch_size):
         crops = torch.cat(
@@ -109,23 +110,24 @@ def window_logits(
         )
         with autocast_context(device, autocast_dtype):
             logits = model(crops, class_indices)
-        logits = logits.float().permute(0, 2, 3, 1)
-        for w, result in zip(batch, logits, strict=True):
-            if single:
-                outputs[w.image] = result.contiguous()
+        for w, result in zip(batch, logits.float().permute(0, 2, 3, 1), strict=True):
+            if windows_per_image[w.image] == 1:
+                sums[w.image] = result.contiguous()
                 continue
-            if outputs[w.image] is None:
+            total, count = sums[w.image], counts[w.image]
+            if total is None or count is None:
                 h, wd = sizes[w.image][0] // p, sizes[w.image][1] // p
-                outputs[w.image] = result.new_zeros(h, wd, result.shape[-1])
-                counts[w.image] = result.new_zeros(h, wd, 1)
+                total = sums[w.image] = result.new_zeros(h, wd, result.shape[-1])
+                count = counts[w.image] = result.new_zeros(h, wd, 1)
             rows = slice(w.top // p, (w.top + w.height) // p)
             cols = slice(w.left // p, (w.left + w.width) // p)
-            outputs[w.image][rows, cols] += result  # type: ignore[index]
-            counts[w.image][rows, cols] += 1  # type: ignore[index]
-    results = [out for out in outputs if out is not None]
-    if not single:
-        results = [out / cnt for out, cnt in zip(results, counts, strict=True) if cnt is not None]
-    return results
+            total[rows, cols] += result
+            count[rows, cols] += 1
+    return [
+        total if count is None else total / count
+        for total, count in zip(sums, counts, strict=True)
+        if total is not None
+    ]
 
 
 def sliding_window_logits(
