@@ -70,7 +70,9 @@ def test_dump_round_trips(tmp_path: Path) -> None:
     assert TrainConfig.load(tmp_path / "dumped.yaml") == config
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "configs").glob("*.yaml")))
+@pytest.mark.parametrize(
+    "name", sorted(str(p.relative_to(REPO / "configs")) for p in (REPO / "configs").rglob("*.yaml"))
+)
 def test_shipped_configs_load(name: str) -> None:
     config = TrainConfig.load(REPO / "configs" / name)
     assert config.data.sources

@@ -31,7 +31,11 @@ class ModelSection:
 
     Attributes:
         init: where the weights start: a timm classifier (hub id or folder; default the
-            ImageNet-21K ViT-B/16) or a larvseg checkpoint (hub id or folder).
+            ImageNet-21K ViT-B/16) or a larvseg checkpoint (hub id or folder); None =
+            from scratch (random weights of `backbone`).
+        backbone: timm architecture trained from scratch (only with `init` None).
+        backbone_kwargs: `timm.create_model` arguments of that architecture (e.g.
+            depth, embed_dim, patch_size; only with `init` None).
         embed_dim: cosine embedding width `d`; None = the backbone width (required when
             starting from a timm classifier, whose head rows initialise the classes).
         classes: the training vocabulary (wnids, class-index order); None = the union of
@@ -39,7 +43,9 @@ class ModelSection:
         image_size: inference size written into the exported model's config.
     """
 
-    init: str = DEFAULT_MODEL
+    init: str | None = DEFAULT_MODEL
+    backbone: str = "vit_base_patch16_224"
+    backbone_kwargs: dict[str, Any] = field(default_factory=dict)
     embed_dim: int | None = None
     classes: list[str] | None = None
     image_size: int = 512
@@ -60,8 +66,13 @@ class DataSection:
 
 @dataclass
 class OptimSection:
-    """SGD with a poly learning-rate schedule stepped by iteration."""
+    """SGD (the paper's) or AdamW, with a poly learning-rate schedule stepped by iteration.
 
+    `name`: "sgd" (uses `momentum`) or "adamw" (betas 0.9/0.999; for training from
+    scratch, where plain SGD barely moves a ViT in a short run).
+    """
+
+    name: Literal["sgd", "adamw"] = "sgd"
     lr: float = 1e-3
     momentum: float = 0.9
     weight_decay: float = 0.0

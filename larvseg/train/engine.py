@@ -22,7 +22,7 @@ from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_sta
 from .config import TrainConfig, TrainConfigError
 from .data import DataError, MixedBatchLoader, SourceDataset, build_dataset
 from .distributed import DistInfo, all_reduce_sum, barrier, gather_rows, wrap_ddp
-from .init import build_training_model, input_normalisation
+from .init import build_training_model, input_normalisation, scratch_model
 from .log import TrainLogger
 from .losses import CAClassifierLoss
 from .memory_bank import MemoryBank
@@ -38,6 +38,16 @@ def poly_lr(iteration: int, config: TrainConfig) -> float:
     optim = config.optim
     progress = min(iteration / optim.iterations, 1.0)
     return (optim.lr - optim.min_lr) * (1.0 - progress) ** optim.power + optim.min_lr
+
+
+def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """SGD with momentum or AdamW over all parameters, as `config.optim.name` says."""
+    optim = config.optim
+    if optim.name == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
+    return torch.optim.SGD(
+        model.parameters(), lr=optim.lr, momentum=optim.momentum, weight_decay=optim.weight_decay
+    )
 
 
 def seed_everything(seed: int) -> None:
@@ -113,13 +123,7 @@ class Trainer:
         autocast = config.precision == "bf16" and self.device.type == "cuda"
         self.step_module = StepModule(self.model, self.plans, ca_loss, autocast)
         self.ddp = wrap_ddp(self.step_module, self.info, self.device)
-        optim = config.optim
-        self.optimizer = torch.optim.SGD(
-            self.model.parameters(),
-            lr=optim.lr,
-            momentum=optim.momentum,
-            weight_decay=optim.weight_decay,
-        )
+        self.optimizer = build_optimizer(self.model, config)
         if state is not None:
             self._restore(state)
 
@@ -141,12 +145,19 @@ class Trainer:
             model = LarvSegModel(ModelConfig.from_dict(state["model_config"]))
             model.load_state_dict(state["model"])
             return model.train()
-        model, report = build_training_model(
-            self.config.model.init,
-            classes,
-            self.config.model.embed_dim,
-            self.config.model.image_size,
-        )
+        section = self.config.model
+        if section.init is None:
+            model, report = scratch_model(
+                section.backbone,
+                section.backbone_kwargs,
+                classes,
+                section.embed_dim,
+                section.image_size,
+            )
+        else:
+            model, report = build_training_model(
+                section.init, classes, section.embed_dim, section.image_size
+            )
         if self.info.is_main:
             print(report)
         return model

@@ -1,7 +1,8 @@
 """Evaluation (method.md section 4): single scale, sliding windows, no CRF.
 
 Each normalised image is resized (short side to `short_side`, bilinear), scored by overlapping
-`window x window` crops, the logits of the evaluated classes are upsampled bilinearly
+`window x window` crops (both default to the model's `image_size`, 512 for the paper's
+models; stride 2/3 of the window), the logits of the evaluated classes are upsampled bilinearly
 to the original label size and the argmax is compared with the label map. Metrics
 are in `metrics.py`: mIoU over all, base and novel classes, pixel accuracy.
 """
@@ -28,9 +29,7 @@ from .data import DataSourceConfig, build_dataset, read_class_list
 from .metrics import ConfusionMatrix, EvalResult
 from .transforms import IGNORE_INDEX
 
-SHORT_SIDE = 512
-WINDOW = 512
-STRIDE = 341  # mmseg's; rounded down to whole patches by the evaluator
+STRIDE_RATIO = 2 / 3  # mmseg's 341 for 512 windows; rounded down to whole patches
 UPSAMPLE_CHUNK = 32  # classes upsampled to label resolution at once
 
 
@@ -101,19 +100,20 @@ def predict(
     size: tuple[int, int],
     class_ids: torch.Tensor,
     *,
-    short_side: int = SHORT_SIDE,
-    window: int = WINDOW,
-    stride: int = STRIDE,
+    short_side: int,
+    window: int,
+    stride: int | None = None,
     full_vocabulary: bool = False,
 ) -> torch.Tensor:
     """Predicted evaluated-class index `(H, W)` int64 of one normalised image `(3, H0, W0)`.
 
-    `size` is the label size `(H, W)` the logits are upsampled to. With `full_vocabulary`
+    `size` is the label size `(H, W)` the logits are upsampled to; stride None = 2/3 of
+    the window. With `full_vocabulary`
     the cosine scores are normalised over all model classes, then subset to `class_ids`;
     otherwise only `class_ids` are scored (and normalised among themselves).
     """
     p = model.patch_size
-    stride = max(p, stride // p * p)
+    stride = max(p, int(stride or window * STRIDE_RATIO) // p * p)
     device = next(model.parameters()).device
     model_size = model_input_size(int(image.shape[-2]), int(image.shape[-1]), short_side, p)
     x = image.reshape(1, 3, *image.shape[-2:]).to(device)
@@ -131,9 +131,9 @@ def evaluate(
     class_ids: torch.Tensor,
     base: set[str] | Sequence[bool],
     *,
-    short_side: int = SHORT_SIDE,
-    window: int = WINDOW,
-    stride: int = STRIDE,
+    short_side: int | None = None,
+    window: int | None = None,
+    stride: int | None = None,
     full_vocabulary: bool = False,
     ignore_index: int = IGNORE_INDEX,
     device: str | torch.device = "cpu",
@@ -149,9 +149,12 @@ def evaluate(
         class_ids: `(K,)` int64 model class index of each evaluated class.
         base: the base wnids, or one flag per evaluated class.
         short_side: images are resized so their short side is this (bilinear, on the
-            normalised image, as mmseg resizes before normalising).
-        window: sliding-window side in pixels (a multiple of the patch size).
-        stride: window step in pixels (rounded down to whole patches).
+            normalised image, as mmseg resizes before normalising); None = the
+            model's `image_size`.
+        window: sliding-window side in pixels (a multiple of the patch size); None =
+            the model's `image_size`.
+        stride: window step in pixels (rounded down to whole patches); None = 2/3 of
+            the window.
         full_vocabulary: normalise scores over all model classes, then subset
             (method.md section 1); default: over the evaluated classes only (the
             paper's setting, where the model's vocabulary is the dataset's).
@@ -161,6 +164,8 @@ def evaluate(
         name: dataset name shown in the result.
     """
     categories = model.config.categories
+    short_side = short_side or model.config.image_size
+    window = window or model.config.image_size
     class_ids = torch.as_tensor(class_ids, dtype=torch.long).flatten()
     if class_ids.numel() == 0:
         raise EvaluationError("class_ids is empty: nothing to evaluate")
@@ -240,9 +245,9 @@ def run_evaluation(
     checkpoint: str | None = None,
     *,
     sources: Sequence[DataSourceConfig] | None = None,
-    short_side: int = SHORT_SIDE,
-    window: int = WINDOW,
-    stride: int = STRIDE,
+    short_side: int | None = None,
+    window: int | None = None,
+    stride: int | None = None,
     full_vocabulary: bool = False,
     device: str | torch.device | None = None,
     progress: bool = True,

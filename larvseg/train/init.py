@@ -6,18 +6,20 @@ class embedding of every training class whose wnid is a class of the timm head i
 head's weight row. The initial cosine score of a pixel and a matched class is then the
 cosine between the normed patch token and the head row. Unmatched classes keep the
 random initialisation of `CosineClassifier`. From a larvseg cosine checkpoint everything
-is copied and class embeddings are matched by wnid the same way.
+is copied and class embeddings are matched by wnid the same way. `scratch_model` builds
+a model with random weights (timm's initialisation) instead.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 from torch import nn
 
 from ..classifier import CosineClassifier, LinearClassifier
-from ..config import ModelConfig
+from ..config import IMAGENET_MEAN, IMAGENET_STD, ModelConfig
 from ..hub import config_from_timm, load_model, read_config
 from ..model import LarvSegModel
 
@@ -41,8 +43,11 @@ class InitReport:
         )
 
 
-def input_normalisation(init: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Input mean and std of checkpoint `init`, read from its config.json only."""
+def input_normalisation(init: str | None) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Input mean and std of checkpoint `init`, read from its config.json only; for
+    `init` None (from scratch) the `ModelConfig` defaults (ImageNet's)."""
+    if init is None:
+        return IMAGENET_MEAN, IMAGENET_STD
     raw = read_config(init)
     config = config_from_timm(raw) if "architecture" in raw else ModelConfig.from_dict(raw)
     return config.mean, config.std
@@ -67,6 +72,30 @@ def build_training_model(
     assert isinstance(model.classifier, CosineClassifier)
     matched = _copy_class_rows(source, model)
     return model.train(), InitReport(init, matched, len(classes))
+
+
+def scratch_model(
+    backbone: str,
+    backbone_kwargs: dict[str, Any],
+    classes: list[str],
+    embed_dim: int | None = None,
+    image_size: int = 512,
+) -> tuple[LarvSegModel, InitReport]:
+    """A cosine `LarvSegModel` over `classes` with random weights (trained from scratch).
+
+    `backbone` and `backbone_kwargs` name a timm ViT architecture and its arguments;
+    `embed_dim` None = the backbone width.
+    """
+    config = ModelConfig(
+        backbone=backbone,
+        backbone_kwargs=dict(backbone_kwargs),
+        classifier="cosine",
+        embed_dim=embed_dim,
+        categories=list(classes),
+        image_size=image_size,
+    )
+    model = LarvSegModel(config)
+    return model.train(), InitReport(f"scratch ({backbone})", 0, len(classes))
 
 
 def _from_linear(

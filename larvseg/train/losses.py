@@ -204,6 +204,37 @@ class CAClassifierLoss:
         self.diff_threshold = diff_threshold
         self.top5 = top5
 
+    def attention(
+        self,
+        pixels: torch.Tensor,
+        cosine: torch.Tensor,
+        labels: torch.Tensor,
+        class_ids: torch.Tensor,
+        bank: MemoryBank,
+        *,
+        single_label: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(attention `(P, h, w)` of every pair, active `(P,)`: its label's bank is ready).
+
+        pixels `(B, d, h, w)` unit embeddings (detached here), cosine `(B, C', h, w)`
+        raw scores, labels `(B, L)` padded with -1, class_ids `(C',)` model class index
+        of each scored column. Pairs in `label_pairs` order.
+        """
+        image_index, label = label_pairs(labels)
+        ready = bank.ready(class_ids)
+        means = bank.mean(class_ids)
+        background = select_background(
+            cosine,
+            labels,
+            ready,
+            single_label=single_label,
+            topk=self.top5,
+            score_threshold=self.score_threshold,
+            diff_threshold=self.diff_threshold,
+        )
+        attention = attention_maps(pixels.detach(), image_index, means[label], means, background)
+        return attention, ready[label]
+
     def __call__(
         self,
         pixels: torch.Tensor,
@@ -223,18 +254,9 @@ class CAClassifierLoss:
         image_index, label = label_pairs(labels)
         if label.numel() == 0:
             return logits.sum() * 0, (class_ids[label], pixels.new_zeros(0, bank.dim).float())
-        ready = bank.ready(class_ids)
-        means = bank.mean(class_ids)
-        background = select_background(
-            cosine,
-            labels,
-            ready,
-            single_label=single_label,
-            topk=self.top5,
-            score_threshold=self.score_threshold,
-            diff_threshold=self.diff_threshold,
+        attention, active = self.attention(
+            pixels, cosine, labels, class_ids, bank, single_label=single_label
         )
-        attention = attention_maps(pixels.detach(), image_index, means[label], means, background)
-        loss = ca_auxiliary_loss(logits, attention, labels, ready[label])
+        loss = ca_auxiliary_loss(logits, attention, labels, active)
         entries = bank.entries_from_topk(pixels, cosine[image_index, label], image_index)
         return loss, (class_ids[label], entries)

@@ -1,0 +1,152 @@
+"""Does the CA-Classifier beat the baseline on novel classes? The toy benchmark, measured.
+
+For every seed: generate the toy dataset (`larvseg.datasets.toy`, seeded), then train
+and evaluate `configs/toy/{supervised,baseline,larvseg}.yaml` with that seed, and
+print mIoU all / base / novel (mean +- sample std over seeds) plus the CA attention
+diagnostic per training phase. Finished runs are kept in OUT/runs/<method>-seed<N>/
+result.json and reused, so an interrupted experiment continues where it stopped.
+
+    python benchmarks/toy_experiment.py --out runs/toy_experiment            # 3 seeds
+    python benchmarks/toy_experiment.py --out /tmp/smoke --smoke             # seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import statistics
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import torch
+
+from larvseg.datasets.toy import ToySpec, generate
+from larvseg.train.experiment import PHASES, ToyRunResult, load_result, run_toy, save_result
+
+REPO = Path(__file__).resolve().parents[1]
+METHODS = ("supervised", "baseline", "larvseg")
+SMOKE_SPEC = {"num_base": 3, "num_novel": 2, "image_size": 32, "base_images": 6,
+              "scene_images": 6, "object_images": 3, "val_images": 4}  # fmt: skip
+SMOKE_OVERRIDES = (
+    "optim.iterations=6",
+    "ca.bank_size=2",
+    "ca.topk=2",
+    "model.image_size=32",
+    "model.backbone_kwargs.depth=1",
+    "model.backbone_kwargs.img_size=32",
+    *(f"data.sources.{i}.{key}" for i in range(3) for key in ("crop_size=32", "batch_size=2")),
+)
+
+
+def _run(method: str, seed: int, out: Path, overrides: tuple[str, ...], threads: int) -> str:
+    """Train and evaluate one (method, seed) in this process; returns the result path."""
+    torch.set_num_threads(threads)
+    run_dir = out / "runs" / f"{method}-seed{seed}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with (
+        open(run_dir / "log.txt", "w", encoding="utf-8") as log,
+        contextlib.redirect_stdout(log),
+        contextlib.redirect_stderr(log),
+    ):
+        result = run_toy(
+            REPO / "configs" / "toy" / f"{method}.yaml",
+            out / f"data-seed{seed}",
+            run_dir,
+            seed=seed,
+            overrides=overrides,
+        )
+    save_result(result, run_dir / "result.json")
+    return str(run_dir / "result.json")
+
+
+def _spread(values: list[float]) -> str:
+    finite = [v for v in values if not math.isnan(v)]
+    if not finite:
+        return "-"
+    std = statistics.stdev(finite) if len(finite) > 1 else 0.0
+    return f"{statistics.fmean(finite):5.1f} ± {std:4.1f}"
+
+
+def print_tables(results: list[ToyRunResult], seeds: list[int]) -> None:
+    """The mIoU table (mean ± std over seeds, per-seed novel) and the attention table."""
+    by_method = {m: [r for r in results if r.method == m] for m in METHODS}
+    print(f"\nmIoU (%) on the validation scenes, mean ± sample std over seeds {seeds}")
+    print("| method | all | base | novel | novel per seed | minutes per run |")
+    print("|---|---|---|---|---|---|")
+    for method, runs in by_method.items():
+        if not runs:
+            continue
+        cells = [_spread([r.miou[k] for r in runs]) for k in ("all", "base", "novel")]
+        per_seed = " / ".join(f"{r.miou['novel']:.1f}" for r in runs)
+        minutes = statistics.fmean(r.seconds for r in runs) / 60
+        print(f"| {method} | {' | '.join(cells)} | {per_seed} | {minutes:.1f} |")
+    ca_runs = [r for r in results if r.attention]
+    if not ca_runs:
+        return
+    print("\nCA attention on the weak multi-label scenes: share of attention mass inside the")
+    print("true region of the supervised label vs the region's share of the image (chance)")
+    print("| method | phase | iteration | all labels: attention / chance | novel labels: same |")
+    print("|---|---|---|---|---|")
+    for method in METHODS:
+        runs = [r for r in ca_runs if r.method == method]
+        for phase, share in PHASES:
+            shares = [r.attention[phase] for r in runs if phase in r.attention]
+            if not shares:
+                continue
+            iteration = max(1, round(share * runs[0].iterations))
+            every = (
+                f"{_spread([100 * s.attention for s in shares])} / "
+                f"{_spread([100 * s.area for s in shares])}"
+            )
+            novel = (
+                f"{_spread([100 * s.novel_attention for s in shares])} / "
+                f"{_spread([100 * s.novel_area for s in shares])}"
+            )
+            print(f"| {method} | {phase} | {iteration} | {every} | {novel} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("runs/toy_experiment"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument("--jobs", type=int, default=2, help="runs at once (threads split)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        nargs="+",
+        default=[],
+        help="config overrides for every run, e.g. optim.iterations=600",
+    )
+    parser.add_argument("--smoke", action="store_true", help="tiny data, a few iterations")
+    args = parser.parse_args()
+    spec_args = SMOKE_SPEC if args.smoke else {}
+    overrides = (*(SMOKE_OVERRIDES if args.smoke else ()), *args.overrides)
+    for seed in args.seeds:
+        generate(args.out / f"data-seed{seed}", ToySpec(seed=seed, **spec_args), progress=False)
+    todo, done = [], []
+    for seed in args.seeds:
+        for method in args.methods:
+            path = args.out / "runs" / f"{method}-seed{seed}" / "result.json"
+            (done if path.is_file() else todo).append((method, seed, path))
+    todo.sort(key=lambda run: (run[0] == "supervised", run[1]))  # the comparison first
+    threads = max(1, torch.get_num_threads() // args.jobs)
+    print(f"{len(done)} runs already done, {len(todo)} to run, {args.jobs} at a time")
+    with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
+        futures = {
+            pool.submit(_run, method, seed, args.out, overrides, threads): (method, seed)
+            for method, seed, _ in todo
+        }
+        for future, (method, seed) in futures.items():
+            result = load_result(future.result())
+            print(f"{method} seed {seed}: mIoU {result.miou} in {result.seconds / 60:.1f} min")
+    results = [load_result(path) for _, _, path in sorted(done + todo, key=lambda t: t[1])]
+    print(f"\ncommand: python benchmarks/toy_experiment.py {' '.join(sys.argv[1:])}")
+    print_tables(results, args.seeds)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Dataset generators; `larvseg.datasets.toy` is the procedural LarvSeg benchmark."""

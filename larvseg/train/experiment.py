@@ -1,0 +1,146 @@
+"""One run of the toy benchmark: train a `configs/toy` method on a generated dataset,
+measure the CA attention share during training, evaluate mIoU all / base / novel.
+
+`benchmarks/toy_experiment.py` runs every method for several seeds and prints the
+table; docs/toy-benchmark.md describes the benchmark.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..datasets.toy import read_manifest
+from .config import TrainConfig
+from .data import DataSourceConfig, build_dataset
+from .diagnostics import AttentionShare, attention_share
+from .engine import Trainer
+from .evaluate import evaluate, model_class_ids
+
+DATA_PLACEHOLDER = "data/toy"
+"""The data root the `configs/toy` files name; `with_data_root` replaces it."""
+
+PHASES = (("early", 0.1), ("middle", 0.5), ("end", 1.0))
+"""Training phases (share of the iterations) after which the attention is measured."""
+
+DIAGNOSTIC_IMAGES = 64
+
+
+@dataclass(frozen=True)
+class ToyRunResult:
+    """What one run measured.
+
+    Attributes:
+        miou: `{"all", "base", "novel"}` mIoU (%) on the validation scenes.
+        attention: `{phase: AttentionShare}` of the CA attention on the weak scenes
+            (empty when the run has no CA-Classifier).
+        seconds: wall time of training plus evaluation.
+    """
+
+    method: str
+    seed: int
+    iterations: int
+    miou: dict[str, float]
+    attention: dict[str, AttentionShare]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ToyRunResult:
+        attention = {k: AttentionShare(**v) for k, v in data["attention"].items()}
+        return cls(**{**data, "attention": attention})
+
+
+def with_data_root(config: TrainConfig, root: str | Path) -> TrainConfig:
+    """`config` with the `data/toy` prefix of every source path replaced by `root`."""
+    sources = [*config.data.sources, *config.data.eval_sources]
+    for source in sources:
+        for key in ("images", "annotations", "labels_file", "classes"):
+            value = getattr(source, key)
+            if isinstance(value, str) and value.startswith(DATA_PLACEHOLDER):
+                setattr(source, key, str(root) + value[len(DATA_PLACEHOLDER) :])
+    return config
+
+
+def _scene_masks(root: Path) -> DataSourceConfig:
+    """The weak multi-label scenes read with their true masks (diagnostic only)."""
+    return DataSourceConfig(
+        name="scenes_with_masks",
+        kind="segmentation",
+        images=str(root / "scenes" / "images"),
+        annotations=str(root / "scenes" / "annotations"),
+        classes=str(root / "classes.txt"),
+        image_suffix=".png",
+    )
+
+
+def run_toy(
+    config_path: str | Path,
+    data_root: str | Path,
+    output_dir: str | Path,
+    *,
+    seed: int,
+    overrides: tuple[str, ...] = (),
+) -> ToyRunResult:
+    """Train `config_path` (a `configs/toy` file) on the toy data under `data_root`.
+
+    Trains with `seed` into `output_dir`, stopping after each of PHASES to measure the
+    CA attention share on the first DIAGNOSTIC_IMAGES weak scenes (when the run has a
+    CA-Classifier), then evaluates on the validation scenes with base/novel taken
+    from the dataset's manifest. `overrides` are `--set` style `key=value` strings.
+    """
+    root = Path(data_root)
+    start = time.perf_counter()
+    config = TrainConfig.load(config_path, [f"seed={seed}", f"output_dir={output_dir}", *overrides])
+    config = with_data_root(config, root)
+    _, classes = read_manifest(root)
+    novel_wnids = {c.wnid for c in classes if c.role == "novel"}
+    trainer = Trainer(config)
+    model = trainer.model
+    mean, std = model.config.mean, model.config.std
+    scenes = build_dataset(_scene_masks(root), mean, std, train=False)
+    items = [scenes[i] for i in range(min(DIAGNOSTIC_IMAGES, len(scenes)))]
+    scene_ids = model_class_ids(model.config.categories, scenes.classes, "scenes")
+    scene_novel = torch.tensor([w in novel_wnids for w in scenes.classes])
+    ca_loss = trainer.step_module.ca_loss
+    attention = {}
+    total = config.optim.iterations
+    for phase, share in PHASES:
+        trainer.train(stop_at=max(1, round(share * total)))
+        if trainer.bank is not None and ca_loss is not None:
+            usable = [item for item in items if item is not None]
+            attention[phase] = attention_share(
+                model, trainer.bank, ca_loss, usable, scene_ids, scene_novel
+            )
+    val = config.data.eval_sources[0]
+    dataset = build_dataset(val, mean, std, train=False)
+    val_ids = model_class_ids(model.config.categories, dataset.classes, val.name)
+    base = [w not in novel_wnids for w in dataset.classes]
+    result = evaluate(model, dataset, val_ids, base, progress=False, name=val.name)
+    miou = {"all": result.miou, "base": result.miou_base, "novel": result.miou_novel}
+    return ToyRunResult(
+        method=Path(config_path).stem,
+        seed=seed,
+        iterations=total,
+        miou={k: float("nan") if v is None else 100 * v for k, v in miou.items()},
+        attention=attention,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def save_result(result: ToyRunResult, path: str | Path) -> None:
+    """Write a run's result as JSON."""
+    Path(path).write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+
+def load_result(path: str | Path) -> ToyRunResult:
+    """Read a result written by `save_result`."""
+    return ToyRunResult.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
