@@ -11,8 +11,11 @@ from conftest import make_timm_classifier, save_timm_checkpoint, tiny_cosine_con
 from timm.data import ImageNetInfo
 
 from larvseg.classifier import CosineClassifier
+from larvseg.config import IMAGENET_MEAN, IMAGENET_STD
 from larvseg.model import LarvSegModel
-from larvseg.train.init import InitError, build_training_model, input_normalisation
+from larvseg.train.config import TrainConfig
+from larvseg.train.engine import build_optimizer
+from larvseg.train.init import InitError, build_training_model, input_normalisation, scratch_model
 
 IN_1K = ["n01440764", "n02123045"]  # tench, tabby: rows of the ImageNet-1k head
 NOT_IN_1K = "n00007846"  # person: an ImageNet-21K class only
@@ -62,3 +65,24 @@ def test_larvseg_checkpoint_rows_are_matched_by_wnid(tmp_path: Path) -> None:
         source.backbone.state_dict()["vit.patch_embed.proj.weight"],
     )
     assert input_normalisation(str(tmp_path)) == (source.config.mean, source.config.std)
+
+
+def test_from_scratch_builds_the_requested_architecture() -> None:
+    classes = [IN_1K[0], NOT_IN_1K]
+    kwargs = {"patch_size": 8, "embed_dim": 48, "depth": 2, "num_heads": 2, "img_size": 32}
+    model, report = scratch_model("vit_tiny_patch16_224", kwargs, classes, image_size=32)
+    assert (report.matched, report.total) == (0, 2) and "scratch" in str(report)
+    assert model.config.categories == classes and model.config.backbone_kwargs == kwargs
+    assert model.patch_size == 8 and model.training
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 32, 40)).shape == (1, 2, 4, 5)
+    assert input_normalisation(None) == (IMAGENET_MEAN, IMAGENET_STD)
+
+
+@pytest.mark.parametrize(("name", "kind"), [("sgd", torch.optim.SGD), ("adamw", torch.optim.AdamW)])
+def test_optimizer_choice(name: str, kind: type) -> None:
+    config = TrainConfig.from_dict({"optim": {"name": name, "lr": 0.5, "weight_decay": 0.1}})
+    optimizer = build_optimizer(torch.nn.Linear(2, 2), config)
+    assert type(optimizer) is kind
+    assert optimizer.param_groups[0]["lr"] == 0.5
+    assert optimizer.param_groups[0]["weight_decay"] == 0.1
