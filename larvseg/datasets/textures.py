@@ -69,7 +69,9 @@ def _smooth_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray
     """A smooth random field `(size, size)` in about [-1, 1]: a `cells x cells` grid of
     uniform values, resized bicubically."""
     grid = rng.uniform(-1.0, 1.0, (cells, cells)).astype(np.float32)
-    return np.asarray(Image.fromarray(grid, mode="F").resize((size, size), Image.Resampling.BICUBIC))
+    return np.asarray(
+        Image.fromarray(grid, mode="F").resize((size, size), Image.Resampling.BICUBIC)
+    )
 
 
 def texture_field(pattern: Pattern, size: int, rng: np.random.Generator) -> np.ndarray:
