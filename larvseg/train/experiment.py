@@ -107,7 +107,8 @@ def run_toy(
     model = trainer.model
     mean, std = model.config.mean, model.config.std
     scenes = build_dataset(_scene_masks(root), mean, std, train=False)
-    items = [scenes[i] for i in range(min(DIAGNOSTIC_IMAGES, len(scenes)))]
+    read = (scenes[i] for i in range(min(DIAGNOSTIC_IMAGES, len(scenes))))
+    items = [item for item in read if item is not None]
     scene_ids = model_class_ids(model.config.categories, scenes.classes, "scenes")
     scene_novel = torch.tensor([w in novel_wnids for w in scenes.classes])
     ca_loss = trainer.step_module.ca_loss
@@ -116,9 +117,8 @@ def run_toy(
     for phase, share in PHASES:
         trainer.train(stop_at=max(1, round(share * total)))
         if trainer.bank is not None and ca_loss is not None:
-            usable = [item for item in items if item is not None]
             attention[phase] = attention_share(
-                model, trainer.bank, ca_loss, usable, scene_ids, scene_novel
+                model, trainer.bank, ca_loss, items, scene_ids, scene_novel
             )
     val = config.data.eval_sources[0]
     dataset = build_dataset(val, mean, std, train=False)
