@@ -24,21 +24,18 @@ from pathlib import Path
 import torch
 
 from larvseg.datasets.toy import ToySpec, generate
-from larvseg.train.experiment import PHASES, ToyRunResult, load_result, run_toy, save_result
+from larvseg.train.experiment import (
+    PHASES,
+    SMOKE_OVERRIDES,
+    SMOKE_SPEC,
+    ToyRunResult,
+    load_result,
+    run_toy,
+    save_result,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 METHODS = ("supervised", "baseline", "larvseg")
-SMOKE_SPEC = {"num_base": 3, "num_novel": 2, "image_size": 32, "base_images": 6,
-              "scene_images": 6, "object_images": 3, "val_images": 4}  # fmt: skip
-SMOKE_OVERRIDES = (
-    "optim.iterations=6",
-    "ca.bank_size=2",
-    "ca.topk=2",
-    "model.image_size=32",
-    "model.backbone_kwargs.depth=1",
-    "model.backbone_kwargs.img_size=32",
-    *(f"data.sources.{i}.{key}" for i in range(3) for key in ("crop_size=32", "batch_size=2")),
-)
 
 
 def _run(method: str, seed: int, out: Path, overrides: tuple[str, ...], threads: int) -> str:

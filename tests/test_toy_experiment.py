@@ -13,33 +13,29 @@ from larvseg.classifier import CosineClassifier
 from larvseg.datasets.toy import ToySpec, generate
 from larvseg.model import LarvSegModel
 from larvseg.train.diagnostics import attention_share, region_fractions
-from larvseg.train.experiment import PHASES, load_result, run_toy, save_result
+from larvseg.train.experiment import (
+    PHASES,
+    SMOKE_OVERRIDES,
+    SMOKE_SPEC,
+    load_result,
+    run_toy,
+    save_result,
+)
 from larvseg.train.losses import CAClassifierLoss
 from larvseg.train.memory_bank import MemoryBank
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = {"num_base": 3, "num_novel": 2, "image_size": 32, "base_images": 6,
-        "scene_images": 6, "object_images": 3, "val_images": 4}  # fmt: skip
-OVERRIDES = (
-    "optim.iterations=6",
-    "ca.bank_size=2",
-    "ca.topk=2",
-    "model.image_size=32",
-    "model.backbone_kwargs.depth=1",
-    "model.backbone_kwargs.img_size=32",
-    *(f"data.sources.{i}.{key}" for i in range(3) for key in ("crop_size=32", "batch_size=2")),
-)
 
 
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate(tmp_path_factory.mktemp("toy"), ToySpec(seed=0, **TINY), progress=False)
+    return generate(tmp_path_factory.mktemp("toy"), ToySpec(seed=0, **SMOKE_SPEC), progress=False)
 
 
 @pytest.mark.parametrize("method", ["supervised", "baseline", "larvseg"])
 def test_smoke_run_trains_measures_and_evaluates(toy: Path, tmp_path: Path, method: str) -> None:
     config = REPO / "configs" / "toy" / f"{method}.yaml"
-    result = run_toy(config, toy, tmp_path / "run", seed=1, overrides=OVERRIDES)
+    result = run_toy(config, toy, tmp_path / "run", seed=1, overrides=SMOKE_OVERRIDES)
     assert (result.method, result.seed, result.iterations) == (method, 1, 6)
     assert all(0 <= result.miou[k] <= 100 for k in ("all", "base", "novel"))
     assert (tmp_path / "run" / "model" / "config.json").is_file()

@@ -80,8 +80,9 @@ class ToySpec:
 
     def __post_init__(self) -> None:
         if self.num_base < 2 or self.num_novel < 1:
-            raise ToySpecError(f"need num_base >= 2 and num_novel >= 1, got {self.num_base}, "
-                               f"{self.num_novel}")  # fmt: skip
+            raise ToySpecError(
+                f"need num_base >= 2 and num_novel >= 1, got {self.num_base} and {self.num_novel}"
+            )
         if self.num_base + self.num_novel > len(SYNSETS):
             raise ToySpecError(
                 f"num_base + num_novel = {self.num_base + self.num_novel} exceeds the "
@@ -200,12 +201,10 @@ def generate(out: str | Path, spec: ToySpec | None = None, *, progress: bool = T
     (root / "base_classes.txt").write_text(
         "".join(f"{classes[i].wnid}\n" for i in base), encoding="utf-8"
     )
+    total = spec.base_images + spec.scene_images + spec.val_images
     bar = tqdm(
-        total=spec.base_images + spec.scene_images + spec.val_images
-        + spec.object_images * len(novel),
-        desc="toy dataset",
-        disable=not progress,
-    )  # fmt: skip
+        total=total + spec.object_images * len(novel), desc="toy dataset", disable=not progress
+    )
     for i in range(spec.base_images):
         rng = _rng(spec, "base", i)
         picked = [

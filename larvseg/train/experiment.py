@@ -31,6 +31,28 @@ PHASES = (("early", 0.1), ("middle", 0.5), ("end", 1.0))
 
 DIAGNOSTIC_IMAGES = 64
 
+SMOKE_SPEC = {
+    "num_base": 3,
+    "num_novel": 2,
+    "image_size": 32,
+    "base_images": 6,
+    "scene_images": 6,
+    "object_images": 3,
+    "val_images": 4,
+}
+"""`ToySpec` arguments of the smoke version: a tiny dataset."""
+
+SMOKE_OVERRIDES = (
+    "optim.iterations=6",
+    "ca.bank_size=2",
+    "ca.topk=2",
+    "model.image_size=32",
+    "model.backbone_kwargs.depth=1",
+    "model.backbone_kwargs.img_size=32",
+    *(f"data.sources.{i}.{key}" for i in range(3) for key in ("crop_size=32", "batch_size=2")),
+)
+"""Config overrides of the smoke version: a 1-block ViT, 6 iterations, 2-entry banks."""
+
 
 @dataclass(frozen=True)
 class ToyRunResult:
