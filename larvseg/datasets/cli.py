@@ -18,6 +18,19 @@ Layout of the folder and what each part is for: docs/toy-benchmark.md.
 """
 
 
+HELP = {
+    "seed": "all randomness derives from it",
+    "num_base": "classes with masks (base)",
+    "num_novel": "classes with image-level labels only (novel)",
+    "image_size": "side of every square image, pixels",
+    "base_images": "segmentation scenes of 2-4 base classes",
+    "scene_images": "multi-label scenes of 1-2 novel and 1-2 base classes",
+    "object_images": "object-centric (single-label) images per novel class",
+    "val_images": "validation scenes with full masks",
+    "min_region": "smallest share of the image a scene region may have",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="larvseg-toy",
@@ -34,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
             f"--{f.name.replace('_', '-')}",
             type=type(default),
             default=default,
-            help=f"(default {default})",
+            help=f"{HELP[f.name]} (default {default})",
         )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
