@@ -51,9 +51,22 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _spawn_two_ranks(tmp_path: Path, attempts: int = 3) -> None:
+    """Run `_worker` on 2 ranks; retry (new port) when gloo's TCP transport drops a
+    connection between the local processes, a known gloo flake (pytorch/pytorch#53270)
+    seen here about once in 30 runs. Any other failure is raised at once."""
+    for attempt in range(attempts):
+        try:
+            mp.spawn(_worker, args=(tmp_path, _free_port()), nprocs=2, join=True)
+            return
+        except mp.ProcessRaisedException as err:
+            if "gloo/transport/tcp" not in str(err) or attempt == attempts - 1:
+                raise
+
+
 def test_two_gloo_ranks_hold_identical_weights_and_banks(tmp_path: Path) -> None:
     run_config(tmp_path)  # write data and the initial model once, before the ranks start
-    mp.spawn(_worker, args=(tmp_path, _free_port()), nprocs=2, join=True)
+    _spawn_two_ranks(tmp_path)
     rank0 = torch.load(tmp_path / "rank0.pt", weights_only=False)
     rank1 = torch.load(tmp_path / "rank1.pt", weights_only=False)
     assert rank0["paths"] != rank1["paths"]  # each rank reads its own shard
