@@ -30,6 +30,7 @@ from larvseg.train.experiment import (
     SMOKE_SPEC,
     ToyRunResult,
     load_result,
+    phase_end,
     run_toy,
     save_result,
 )
@@ -38,10 +39,15 @@ REPO = Path(__file__).resolve().parents[1]
 METHODS = ("supervised", "baseline", "larvseg")
 
 
+def _run_dir(out: Path, method: str, seed: int) -> Path:
+    """Where one (method, seed) run writes its model, log and result.json."""
+    return out / "runs" / f"{method}-seed{seed}"
+
+
 def _run(method: str, seed: int, out: Path, overrides: tuple[str, ...], threads: int) -> str:
     """Train and evaluate one (method, seed) in this process; returns the result path."""
     torch.set_num_threads(threads)
-    run_dir = out / "runs" / f"{method}-seed{seed}"
+    run_dir = _run_dir(out, method, seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     with (
         open(run_dir / "log.txt", "w", encoding="utf-8") as log,
@@ -93,7 +99,6 @@ def print_tables(results: list[ToyRunResult], seeds: list[int]) -> None:
             shares = [r.attention[phase] for r in runs if phase in r.attention]
             if not shares:
                 continue
-            iteration = max(1, round(share * runs[0].iterations))
             every = (
                 f"{_spread([100 * s.attention for s in shares])} / "
                 f"{_spread([100 * s.area for s in shares])}"
@@ -102,6 +107,7 @@ def print_tables(results: list[ToyRunResult], seeds: list[int]) -> None:
                 f"{_spread([100 * s.novel_attention for s in shares])} / "
                 f"{_spread([100 * s.novel_area for s in shares])}"
             )
+            iteration = phase_end(share, runs[0].iterations)
             print(f"| {method} | {phase} | {iteration} | {every} | {novel} |")
 
 
@@ -127,7 +133,7 @@ def main() -> None:
     todo, done = [], []
     for seed in args.seeds:
         for method in args.methods:
-            path = args.out / "runs" / f"{method}-seed{seed}" / "result.json"
+            path = _run_dir(args.out, method, seed) / "result.json"
             (done if path.is_file() else todo).append((method, seed, path))
     todo.sort(key=lambda run: (run[0] == "supervised", run[1]))  # the comparison first
     threads = max(1, torch.get_num_threads() // args.jobs)

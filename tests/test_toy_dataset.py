@@ -144,6 +144,13 @@ def test_bad_specs_name_the_parameter(kwargs: dict, message: str) -> None:
         ToySpec(**kwargs)
 
 
+def test_a_complete_folder_of_the_same_spec_is_not_rewritten(toy: Path) -> None:
+    image = toy / "base/images/00000.png"
+    written = image.stat().st_mtime_ns
+    assert generate(toy, ToySpec(seed=3, **SMALL), progress=False) == toy
+    assert image.stat().st_mtime_ns == written
+
+
 def test_a_folder_of_another_spec_is_refused_untouched(toy: Path) -> None:
     before = _digest(toy)
     with pytest.raises(ToySpecError, match="another spec"):

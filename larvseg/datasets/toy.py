@@ -179,19 +179,20 @@ def _save(image: np.ndarray, label: np.ndarray, out: Path, folder: str, stem: st
 def generate(out: str | Path, spec: ToySpec | None = None, *, progress: bool = True) -> Path:
     """Write the toy dataset of `spec` (default `ToySpec()`) under `out`; returns `out`.
 
-    The same spec always gives byte-identical files. Refuses a folder that already
-    holds a manifest of a different spec (nothing is overwritten then).
+    The same spec always gives byte-identical files. The manifest is written last, so
+    a folder holding this spec's manifest is complete and is returned as it is; a
+    folder holding a manifest of a different spec is refused (nothing is overwritten).
     """
     spec = spec or ToySpec()
     root = Path(out)
     manifest_path = root / "manifest.json"
     if manifest_path.is_file():
         old = json.loads(manifest_path.read_text(encoding="utf-8")).get("spec")
-        if old != asdict(spec):
-            raise ToySpecError(
-                f"{root} already holds a toy dataset of another spec ({old}); "
-                "choose an empty folder"
-            )
+        if old == asdict(spec):
+            return root
+        raise ToySpecError(
+            f"{root} already holds a toy dataset of another spec ({old}); choose an empty folder"
+        )
     classes = toy_classes(spec)
     patterns = [c.pattern for c in classes]
     base = [i for i, c in enumerate(classes) if c.role == "base"]

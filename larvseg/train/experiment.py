@@ -31,6 +31,12 @@ PHASES = (("early", 0.1), ("middle", 0.5), ("end", 1.0))
 
 DIAGNOSTIC_IMAGES = 64
 
+
+def phase_end(share: float, iterations: int) -> int:
+    """The iteration at which a phase ending at `share` of `iterations` stops (>= 1)."""
+    return max(1, round(share * iterations))
+
+
 SMOKE_SPEC = {
     "num_base": 3,
     "num_novel": 2,
@@ -137,7 +143,7 @@ def run_toy(
     attention = {}
     total = config.optim.iterations
     for phase, share in PHASES:
-        trainer.train(stop_at=max(1, round(share * total)))
+        trainer.train(stop_at=phase_end(share, total))
         if trainer.bank is not None and ca_loss is not None:
             attention[phase] = attention_share(
                 model, trainer.bank, ca_loss, items, scene_ids, scene_novel
