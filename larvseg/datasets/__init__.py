@@ -1,1 +1,0 @@
-"""Dataset generators; `larvseg.datasets.toy` is the procedural LarvSeg benchmark."""
