@@ -12,24 +12,29 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "LarvSeg": "api",
+    "LarvSeg": "segmenter",
     "DEFAULT_MODEL": "config",
-    "CheckpointError": "hub",
     "ModelConfig": "config",
-    "LarvSegModel": "model",
+    "LarvSegModel": "modeling.model",
     "Segmentation": "result",
-    "ImageError": "image",
-    "Vocabulary": "vocabulary",
-    "Category": "vocabulary",
-    "VocabularyError": "vocabulary",
+    "Vocabulary": "vocab.vocabulary",
+    "Category": "vocab.table",
+    "LarvSegError": "errors",
+    "CheckpointError": "errors",
+    "ConfigError": "errors",
+    "ImageError": "errors",
+    "VocabularyError": "errors",
 }
+"""Public name -> the module (relative to `larvseg`) that defines it."""
 
 __all__ = [
     "DEFAULT_MODEL",
     "Category",
     "CheckpointError",
+    "ConfigError",
     "ImageError",
     "LarvSeg",
+    "LarvSegError",
     "LarvSegModel",
     "ModelConfig",
     "Segmentation",
@@ -38,13 +43,13 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .api import LarvSeg
     from .config import DEFAULT_MODEL, ModelConfig
-    from .hub import CheckpointError
-    from .image import ImageError
-    from .model import LarvSegModel
+    from .errors import CheckpointError, ConfigError, ImageError, LarvSegError, VocabularyError
+    from .modeling.model import LarvSegModel
     from .result import Segmentation
-    from .vocabulary import Category, Vocabulary, VocabularyError
+    from .segmenter import LarvSeg
+    from .vocab.table import Category
+    from .vocab.vocabulary import Vocabulary
 
 
 def __getattr__(name: str) -> Any:

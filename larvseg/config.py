@@ -6,6 +6,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .dataclass_io import read_dataclass
+from .errors import ConfigError
+
 ClassifierKind = Literal["cosine", "linear"]
 CLASSIFIER_KINDS: tuple[str, ...] = ("cosine", "linear")
 
@@ -14,10 +17,6 @@ DEFAULT_MODEL = "timm/vit_base_patch16_224.augreg_in21k"
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-class ConfigError(ValueError):
-    """A model configuration that cannot describe a valid model."""
 
 
 @dataclass
@@ -75,14 +74,9 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        """Build from a dict such as a parsed `config.json`; unknown keys are an error."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ConfigError(
-                f"unknown model config keys {unknown}; expected some of {sorted(names)}"
-            )
-        return cls(**data)
+        """Build from a dict such as a parsed `config.json`; unknown keys and values of the
+        wrong type are a `ConfigError` naming the key."""
+        return read_dataclass(cls, data, error=ConfigError)
 
 
 def _triple(value: Any, name: str) -> tuple[float, float, float]:

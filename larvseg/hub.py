@@ -1,10 +1,9 @@
-"""Loading checkpoints: larvseg folders/hub repos, and timm classifiers turned dense.
+"""Checkpoint files on disk and on the Hugging Face hub: find, read, write, upload.
 
-A larvseg checkpoint is `config.json` (a `ModelConfig`) + `model.safetensors`.
-A timm checkpoint (as `timm.models.save_for_hf` writes it and the `timm/...` hub
-repositories hold) is `config.json` with an `architecture` key + `model.safetensors`;
-its classification head becomes a per-patch `LinearClassifier` with the same weights.
-No pickle is ever loaded.
+A checkpoint is a folder (or a hub repository) with `config.json` and
+`model.safetensors`. This module only moves files and tensors; turning them into a
+model is `LarvSegModel.from_pretrained` (`larvseg.modeling.model`). No pickle is ever
+loaded.
 """
 
 from __future__ import annotations
@@ -17,17 +16,24 @@ import huggingface_hub
 import safetensors.torch
 import torch
 from huggingface_hub import errors as hub_errors
-from timm.data import ImageNetInfo, infer_imagenet_subset
 
-from .config import DEFAULT_MODEL, ModelConfig
-from .model import LarvSegModel
+from .config import DEFAULT_MODEL
+from .errors import CheckpointError
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be found, downloaded or loaded; the message says what to do."""
+MODEL_CARD = """---
+library_name: larvseg
+tags:
+- image-segmentation
+- larvseg
+---
+
+A [larvseg](https://github.com/larvseg/larvseg) checkpoint: load it with
+`larvseg.LarvSeg.from_pretrained("{repo_id}")`.
+"""
 
 
 def _is_local(name_or_path: str) -> bool:
@@ -92,75 +98,33 @@ def read_weights(name_or_path: str) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path} is not a readable safetensors file: {err}") from err
 
 
-def timm_categories(config: dict[str, Any]) -> list[str]:
-    """wnids of a timm classifier's classes: its `label_names`, or timm's ImageNet lists."""
-    labels = config.get("label_names")
-    if isinstance(labels, list) and all(isinstance(x, str) for x in labels):
-        return list(labels)
-    subset = infer_imagenet_subset(config)
-    if subset is None:
-        raise CheckpointError(
-            f"cannot name the {config.get('num_classes')} classes of timm model "
-            f"{config.get('architecture')!r}: it has no label_names and its class count matches "
-            f"no ImageNet list (21843, 21841, 11821, 1000, ...)"
-        )
-    return list(ImageNetInfo(subset).label_names())
-
-
-def config_from_timm(config: dict[str, Any]) -> ModelConfig:
-    """A linear-classifier `ModelConfig` for a timm `config.json`."""
-    pretrained = config.get("pretrained_cfg", {})
-    input_size = pretrained.get("input_size", [3, 224, 224])
-    return ModelConfig(
-        backbone=config["architecture"],
-        backbone_kwargs={
-            key: value
-            for key, value in config.get("model_args", {}).items()
-            if key not in ("num_classes", "dynamic_img_size")  # set by larvseg
-        },
-        classifier="linear",
-        categories=timm_categories(config),
-        image_size=int(input_size[-1]),
-        mean=tuple(pretrained.get("mean", (0.485, 0.456, 0.406))),
-        std=tuple(pretrained.get("std", (0.229, 0.224, 0.225))),
+def write_checkpoint(
+    folder: str | Path, config: dict[str, Any], state: dict[str, torch.Tensor]
+) -> Path:
+    """Write `config.json` (sorted keys) and `model.safetensors` into `folder` (created)."""
+    path = Path(folder)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / CONFIG_NAME).write_text(
+        json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8"
     )
+    tensors = {key: value.detach().contiguous() for key, value in state.items()}
+    safetensors.torch.save_file(tensors, str(path / WEIGHTS_NAME), metadata={"format": "pt"})
+    return path
 
 
-def timm_to_larvseg_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Rename a timm classifier's tensors: head and `fc_norm` go to the dense classifier."""
-    renamed = {}
-    for key, value in state.items():
-        if key.startswith("head."):
-            renamed["classifier." + key] = value
-        elif key.startswith("fc_norm."):
-            renamed["classifier.norm." + key.removeprefix("fc_norm.")] = value
-        else:
-            renamed["backbone.vit." + key] = value
-    return renamed
+def upload_checkpoint(folder: str | Path, repo_id: str, **kwargs: Any) -> str:
+    """Create `repo_id` on the hub if needed and upload `folder` (plus a model card).
 
-
-def _load_state(model: LarvSegModel, state: dict[str, torch.Tensor], source: str) -> None:
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        raise CheckpointError(
-            f"the weights of {source!r} do not match its config.json: {err}"
-        ) from err
-
-
-def load_model(name_or_path: str = DEFAULT_MODEL) -> LarvSegModel:
-    """Load a larvseg checkpoint or a timm classifier (made dense) from a folder or the hub.
-
-    Returns the model in eval mode on CPU, float32.
+    `kwargs` go to `HfApi.upload_folder` (e.g. `commit_message`, `revision`); `token`
+    and `private` are used for the repository too. Returns the commit URL.
     """
-    raw = read_config(name_or_path)
+    folder = Path(folder)
+    card = folder / "README.md"
+    if not card.exists():
+        card.write_text(MODEL_CARD.format(repo_id=repo_id), encoding="utf-8")
+    api = huggingface_hub.HfApi(token=kwargs.pop("token", None))
     try:
-        config = config_from_timm(raw) if "architecture" in raw else ModelConfig.from_dict(raw)
-    except (KeyError, TypeError, ValueError) as err:
-        raise CheckpointError(f"config.json of {name_or_path!r} is invalid: {err}") from err
-    model = LarvSegModel(config)
-    state = read_weights(name_or_path)
-    if "architecture" in raw:
-        state = timm_to_larvseg_state_dict(state)
-    _load_state(model, state, name_or_path)
-    return model.eval()
+        api.create_repo(repo_id, private=kwargs.pop("private", None), exist_ok=True)
+        return str(api.upload_folder(repo_id=repo_id, folder_path=str(folder), **kwargs))
+    except (hub_errors.HfHubHTTPError, OSError) as err:
+        raise CheckpointError(f"cannot upload to hub repository {repo_id!r}: {err}") from err

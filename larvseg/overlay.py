@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .errors import InputError
+
 if TYPE_CHECKING:
-    from .vocabulary import Category
+    from .vocab.table import Category
 
 LEGEND_ENTRIES = 20
 
@@ -35,7 +37,7 @@ def blend_labels(
     unlabelled (-1) pixels are left as they are, and `alpha=0` returns the image unchanged.
     """
     if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha={alpha} is not in [0, 1]")
+        raise InputError(f"alpha={alpha} is not in [0, 1]")
     out = image.copy()
     labeled = labels >= 0
     if alpha > 0 and categories:

@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+from .errors import InputError
 from .overlay import render_overlay
 
 if TYPE_CHECKING:
-    from .vocabulary import Category, Vocabulary
+    from .vocab.table import Category
+    from .vocab.vocabulary import Vocabulary
 
 MAX_SAVED_CATEGORIES = 65535  # label PNGs are 16-bit with 0 reserved for unlabeled
 
@@ -42,19 +44,19 @@ class Segmentation:
     def __post_init__(self) -> None:
         labels, scores, image = self.labels, self.scores, self.image
         if labels.ndim != 2 or labels.dtype.kind not in "iu":
-            raise ValueError(f"labels must be an (H, W) integer array, got {_shape(labels)}")
+            raise InputError(f"labels must be an (H, W) integer array, got {_shape(labels)}")
         if scores.shape != labels.shape or scores.dtype.kind != "f":
-            raise ValueError(
+            raise InputError(
                 f"scores must be a float array of the labels' shape {labels.shape}, "
                 f"got {_shape(scores)}"
             )
         if image.shape != (*labels.shape, 3) or image.dtype != np.uint8:
-            raise ValueError(
+            raise InputError(
                 f"image must be ({labels.shape[0]}, {labels.shape[1]}, 3) uint8 RGB like the "
                 f"labels, got {_shape(image)}"
             )
         if labels.size and (labels.min() < -1 or labels.max() >= len(self.categories)):
-            raise ValueError(
+            raise InputError(
                 f"label values span [{labels.min()}, {labels.max()}] but must lie in "
                 f"[-1, {len(self.categories)}) for {len(self.categories)} categories"
             )
@@ -121,7 +123,7 @@ class Segmentation:
             {"labels": path, "overlay": path, "json": path}.
         """
         if len(self.categories) > MAX_SAVED_CATEGORIES:
-            raise ValueError(
+            raise InputError(
                 f"{len(self.categories)} categories do not fit a 16-bit label PNG "
                 f"(at most {MAX_SAVED_CATEGORIES})"
             )

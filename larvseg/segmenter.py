@@ -10,14 +10,14 @@ from typing import Any, overload
 import numpy as np
 import torch
 
-from .hub import DEFAULT_MODEL, load_model
-from .image import ImageInput, describe_input, load_image
-from .inference import window_logits
-from .labeling import LabelPlan, label_pixels
-from .model import LarvSegModel
-from .preprocess import normalize, resize_to_model
+from .config import DEFAULT_MODEL
+from .errors import InputError
+from .modeling.model import LarvSegModel
+from .pipeline.image import ImageInput, describe_input, load_image
+from .pipeline.labeling import ItemAssignment
+from .pipeline.predict import predict_labels
 from .result import Segmentation
-from .vocabulary import Category, Vocabulary
+from .vocab.vocabulary import Category, Vocabulary
 
 HALF_DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16}
 
@@ -35,10 +35,10 @@ def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
         return None
     if isinstance(dtype, str):
         if dtype not in HALF_DTYPES:
-            raise ValueError(f"dtype={dtype!r} is not one of fp32, bf16, fp16")
+            raise InputError(f"dtype={dtype!r} is not one of fp32, bf16, fp16")
         return HALF_DTYPES[dtype]
     if dtype not in (torch.bfloat16, torch.float16):
-        raise ValueError(f"dtype={dtype} is not float32, bfloat16 or float16")
+        raise InputError(f"dtype={dtype} is not float32, bfloat16 or float16")
     return dtype
 
 
@@ -76,7 +76,7 @@ class LarvSeg:
         such as the default `timm/vit_base_patch16_224.augreg_in21k` becomes a dense
         classifier: its head applied to every patch token.
         """
-        return cls(load_model(str(name_or_path)), device=device, dtype=dtype)
+        return cls(LarvSegModel.from_pretrained(name_or_path), device=device, dtype=dtype)
 
     def save_pretrained(self, save_directory: str | Path) -> None:
         """Write `config.json` + `model.safetensors` (loadable by `from_pretrained`)."""
@@ -101,16 +101,19 @@ class LarvSeg:
         """The model's categories in class-index order."""
         return self.vocabulary.categories
 
-    def plan(self, vocab: Sequence[Any] | None, mode: str) -> tuple[LabelPlan, list[Category]]:
-        """The class -> item mapping for `vocab` (None = every model category is an item)."""
+    def resolve_vocab(
+        self, vocab: Sequence[Any] | None, mode: str = "closed"
+    ) -> tuple[ItemAssignment, list[Category]]:
+        """The class -> item mapping for `vocab` (None = every model category is an item)
+        and the items; raises `VocabularyError` for an unusable vocabulary."""
         if vocab is None:
             assignment = torch.arange(len(self.categories))
-            return LabelPlan(assignment, len(self.categories), mode), self.categories
+            return ItemAssignment(assignment, len(self.categories), mode), self.categories
         if isinstance(vocab, str):
             vocab = [vocab]
         subset = self.vocabulary.subset(list(vocab))
         assignment = torch.from_numpy(subset.assignment).long()
-        return LabelPlan(assignment, len(subset.items), mode), subset.items
+        return ItemAssignment(assignment, len(subset.items), mode), subset.items
 
     @overload
     def segment(
@@ -166,39 +169,35 @@ class LarvSeg:
             A `Segmentation` (a list of them for a list input) at the input's resolution.
         """
         images = image if isinstance(image, list) else [image]
-        plan, items = self.plan(vocab, mode)
+        assignment, items = self.resolve_vocab(vocab, mode)
         arrays = [load_image(x) for x in images]
-        size = size or self.model.config.image_size
-        inputs = [
-            normalize(
-                resize_to_model(arr, size, self.model.patch_size),
-                self.model.config.mean,
-                self.model.config.std,
-            ).to(self.device)
-            for arr in arrays
-        ]
-        logits = window_logits(
-            self.model, inputs, size, batch_size=batch_size, autocast_dtype=self.autocast_dtype
+        predictions = predict_labels(
+            self.model,
+            arrays,
+            assignment,
+            size=size,
+            batch_size=batch_size,
+            k=k,
+            autocast_dtype=self.autocast_dtype,
         )
         results = [
-            self._result(arr, grid.cpu(), plan, items, k, describe_input(src))
-            for arr, grid, src in zip(arrays, logits, images, strict=True)
+            self._result(arr, labels, scores, items, describe_input(src))
+            for arr, (labels, scores), src in zip(arrays, predictions, images, strict=True)
         ]
         return results if isinstance(image, list) else results[0]
 
     def _result(
         self,
         image: np.ndarray,
-        logits: torch.Tensor,
-        plan: LabelPlan,
+        labels: np.ndarray,
+        scores: np.ndarray,
         items: list[Category],
-        k: int,
         source: str,
     ) -> Segmentation:
-        labels, scores = label_pixels(logits, plan, image.shape[:2], k)
+        """A `Segmentation` whose categories are the items present in `labels`."""
         shifted = labels.ravel() + 1  # 0 = unlabeled, i + 1 = item i
-        present = np.flatnonzero(np.bincount(shifted, minlength=plan.num_items + 1)[1:])
-        remap = np.full(plan.num_items + 1, -1, dtype=np.int32)  # item -> index among present
+        present = np.flatnonzero(np.bincount(shifted, minlength=len(items) + 1)[1:])
+        remap = np.full(len(items) + 1, -1, dtype=np.int32)  # item -> index among present
         remap[present + 1] = np.arange(len(present), dtype=np.int32)
         labels = remap[shifted].reshape(labels.shape)
         return Segmentation(

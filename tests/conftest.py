@@ -1,7 +1,12 @@
-"""Shared fixtures: tiny timm/larvseg checkpoints with random weights, real data paths."""
+"""Shared fixtures: tiny timm/larvseg checkpoints with random weights, real data paths.
+
+Factories are fixtures too (`make_timm_classifier`, `save_timm_checkpoint`,
+`tiny_cosine_config`): a test asks for the factory and calls it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,7 +15,7 @@ import torch
 from timm.models import save_for_hf
 
 from larvseg.config import ModelConfig
-from larvseg.model import LarvSegModel
+from larvseg.modeling.model import LarvSegModel
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -31,7 +36,7 @@ def real_images(shared_data: Path) -> list[Path]:
     return sorted((shared_data / "real-images").glob("*.JPEG"))
 
 
-def make_timm_classifier(
+def _timm_classifier(
     num_classes: int = 1000, global_pool: str = "token", seed: int = 0
 ) -> torch.nn.Module:
     """A tiny timm ViT classifier with random weights (eval mode)."""
@@ -46,7 +51,7 @@ def make_timm_classifier(
     return model.eval()
 
 
-def save_timm_checkpoint(model: torch.nn.Module, folder: Path, global_pool: str = "token") -> Path:
+def _save_timm(model: torch.nn.Module, folder: Path, global_pool: str = "token") -> Path:
     """Save `model` exactly in the hub's timm layout (config.json + model.safetensors)."""
     save_for_hf(
         model,
@@ -61,10 +66,10 @@ def save_timm_checkpoint(model: torch.nn.Module, folder: Path, global_pool: str 
 def timm_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny ImageNet-1k timm classifier saved in the hub's layout."""
     folder = tmp_path_factory.mktemp("timm_vit")
-    return save_timm_checkpoint(make_timm_classifier(), folder)
+    return _save_timm(_timm_classifier(), folder)
 
 
-def tiny_cosine_config(categories: list[str], image_size: int = 64) -> ModelConfig:
+def _tiny_cosine_config(categories: list[str], image_size: int = 64) -> ModelConfig:
     """A tiny cosine-classifier config over `categories` (wnids)."""
     return ModelConfig(
         backbone="vit_tiny_patch16_224",
@@ -81,4 +86,23 @@ def cosine_model() -> LarvSegModel:
     """A tiny cosine LarvSegModel over 5 real wnids, random weights."""
     torch.manual_seed(0)
     wnids = ["n02084071", "n02121808", "n01503061", "n03791053", "n12102133"]
-    return LarvSegModel(tiny_cosine_config(wnids)).eval()
+    return LarvSegModel(_tiny_cosine_config(wnids)).eval()
+
+
+@pytest.fixture(scope="session")
+def make_timm_classifier() -> Callable[..., torch.nn.Module]:
+    """Factory: `make_timm_classifier(num_classes=1000, global_pool="token", seed=0)`, a tiny
+    timm ViT classifier with random weights (eval mode)."""
+    return _timm_classifier
+
+
+@pytest.fixture(scope="session")
+def save_timm_checkpoint() -> Callable[..., Path]:
+    """Factory: `save_timm_checkpoint(model, folder, global_pool="token")` in the hub's layout."""
+    return _save_timm
+
+
+@pytest.fixture(scope="session")
+def tiny_cosine_config() -> Callable[..., ModelConfig]:
+    """Factory: `tiny_cosine_config(categories, image_size=64)`, a tiny cosine config."""
+    return _tiny_cosine_config

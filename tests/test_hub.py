@@ -9,13 +9,14 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
-from conftest import make_timm_classifier, save_timm_checkpoint
 from timm.data import ImageNetInfo
 
-from larvseg.hub import CheckpointError, load_model
+from larvseg.errors import CheckpointError
+from larvseg.modeling.model import LarvSegModel
 
 
 def timm_head_per_patch(vit: torch.nn.Module, x: torch.Tensor, pool: str) -> torch.Tensor:
@@ -32,9 +33,11 @@ def timm_head_per_patch(vit: torch.nn.Module, x: torch.Tensor, pool: str) -> tor
 
 
 @pytest.mark.parametrize("pool", ["token", "avg"])
-def test_dense_head_equals_timm_head_on_every_patch(tmp_path: Path, pool: str) -> None:
+def test_dense_head_equals_timm_head_on_every_patch(
+    make_timm_classifier: Any, save_timm_checkpoint: Any, tmp_path: Path, pool: str
+) -> None:
     vit = make_timm_classifier(num_classes=1000, global_pool=pool, seed=3)
-    model = load_model(str(save_timm_checkpoint(vit, tmp_path, global_pool=pool)))
+    model = LarvSegModel.from_pretrained(str(save_timm_checkpoint(vit, tmp_path, global_pool=pool)))
     x = torch.randn(2, 3, 48, 64)
     with torch.no_grad():
         ours = model(x)  # (2, 1000, 3, 4)
@@ -46,7 +49,7 @@ def test_dense_head_equals_timm_head_on_every_patch(tmp_path: Path, pool: str) -
 
 
 def test_timm_classes_are_named_by_imagenet_wnids(timm_checkpoint: Path) -> None:
-    model = load_model(str(timm_checkpoint))
+    model = LarvSegModel.from_pretrained(str(timm_checkpoint))
     assert model.config.classifier == "linear"
     assert model.config.categories == list(ImageNetInfo("imagenet-1k").label_names())
     assert model.config.categories[0] == "n01440764"
@@ -54,7 +57,7 @@ def test_timm_classes_are_named_by_imagenet_wnids(timm_checkpoint: Path) -> None
 
 def test_larvseg_checkpoint_round_trip(cosine_model, tmp_path: Path) -> None:
     cosine_model.save_pretrained(tmp_path)
-    loaded = load_model(str(tmp_path))
+    loaded = LarvSegModel.from_pretrained(str(tmp_path))
     x = torch.randn(1, 3, 32, 32)
     with torch.no_grad():
         assert torch.equal(loaded(x), cosine_model(x))
@@ -62,14 +65,14 @@ def test_larvseg_checkpoint_round_trip(cosine_model, tmp_path: Path) -> None:
 
 def test_missing_folder_and_files_are_named(tmp_path: Path, timm_checkpoint: Path) -> None:
     with pytest.raises(CheckpointError, match="does not exist"):
-        load_model(str(tmp_path / "nowhere"))
+        LarvSegModel.from_pretrained(str(tmp_path / "nowhere"))
     with pytest.raises(CheckpointError, match=r"has no config\.json"):
-        load_model(str(tmp_path))
+        LarvSegModel.from_pretrained(str(tmp_path))
     partial = tmp_path / "partial"
     partial.mkdir()
     shutil.copy(timm_checkpoint / "config.json", partial)
     with pytest.raises(CheckpointError, match=r"has no model\.safetensors"):
-        load_model(str(partial))
+        LarvSegModel.from_pretrained(str(partial))
 
 
 def test_corrupt_files_are_reported(tmp_path: Path, timm_checkpoint: Path) -> None:
@@ -77,10 +80,10 @@ def test_corrupt_files_are_reported(tmp_path: Path, timm_checkpoint: Path) -> No
     shutil.copytree(timm_checkpoint, broken)
     (broken / "model.safetensors").write_bytes(b"\x00garbage")
     with pytest.raises(CheckpointError, match="not a readable safetensors file"):
-        load_model(str(broken))
+        LarvSegModel.from_pretrained(str(broken))
     (broken / "config.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="not valid JSON"):
-        load_model(str(broken))
+        LarvSegModel.from_pretrained(str(broken))
 
 
 def test_config_that_does_not_match_the_tensors(cosine_model, tmp_path: Path) -> None:
@@ -89,11 +92,11 @@ def test_config_that_does_not_match_the_tensors(cosine_model, tmp_path: Path) ->
     config["categories"] = config["categories"][:3]  # 3 classes, tensors hold 5
     (tmp_path / "config.json").write_text(json.dumps(config))
     with pytest.raises(CheckpointError, match=r"do not match its config\.json"):
-        load_model(str(tmp_path))
+        LarvSegModel.from_pretrained(str(tmp_path))
     config["classifier"] = "mlp"
     (tmp_path / "config.json").write_text(json.dumps(config))
     with pytest.raises(CheckpointError, match=r"config\.json of .* is invalid"):
-        load_model(str(tmp_path))
+        LarvSegModel.from_pretrained(str(tmp_path))
 
 
 def fill_hub_cache(cache: Path, repo_id: str, files: Path) -> None:
@@ -112,11 +115,12 @@ def test_hub_id_loads_from_the_cache_offline(tmp_path: Path, timm_checkpoint: Pa
         """
         import torch
         from larvseg import LarvSeg
-        from larvseg.hub import CheckpointError, load_model
+        from larvseg.errors import CheckpointError
+        from larvseg.modeling.model import LarvSegModel
         model = LarvSeg.from_pretrained("timm/tiny_vit.test_in1k", device="cpu")
         print("loaded", len(model.model.config.categories))
         try:
-            load_model("someone/not-cached")
+            LarvSegModel.from_pretrained("someone/not-cached")
         except CheckpointError as err:
             print("error", err)
         """

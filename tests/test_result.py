@@ -11,7 +11,7 @@ from PIL import Image
 
 from larvseg.overlay import LEGEND_ENTRIES, category_color, legend_lines
 from larvseg.result import Segmentation
-from larvseg.vocabulary import Vocabulary, VocabularyError
+from larvseg.vocab.vocabulary import Vocabulary, VocabularyError
 
 AIREDALE, GREYHOUND, TABBY, VOLCANO = "n02096051", "n02091032", "n02123045", "n09472597"
 # 4 x 6 label map: two dogs on top (a terrier and a hound), unlabeled top right,

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from larvseg import LarvSeg, VocabularyError
-from larvseg.preprocess import normalize, resize_to_model
+from larvseg.pipeline.preprocess import normalize, resize_to_model
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def feature_logits(segmenter: LarvSeg, image: np.ndarray) -> torch.Tensor:
     config = segmenter.model.config
     resized = resize_to_model(image, config.image_size, segmenter.model.patch_size)
     with torch.no_grad():
-        return segmenter.model(normalize(resized, config.mean, config.std))[0]
+        return segmenter.model(normalize(resized, config.mean, config.std)[None])[0]
 
 
 def upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from .exit import run_command
 from .segment import register as register_segment
 from .vocab import register as register_vocab
 
@@ -30,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `larvseg` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    return run_command("larvseg", lambda: int(args.func(args)))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..config import DEFAULT_MODEL
+from ..errors import ImageError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,19 +54,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Segment every image; a failing image is reported and the others still run."""
-    from ..api import LarvSeg  # torch and timm load only when a command needs them
-    from ..hub import CheckpointError
-    from ..image import ImageError
-    from ..vocabulary import VocabularyError
+    from ..segmenter import LarvSeg  # torch and timm load only when this command runs
 
-    try:
-        model = LarvSeg.from_pretrained(
-            args.model, device=args.device, dtype="bf16" if args.bf16 else None
-        )
-        model.plan(args.vocab, args.mode)  # a bad vocabulary fails before any image is read
-    except (CheckpointError, VocabularyError, ValueError) as err:
-        print(f"larvseg segment: {err}", file=sys.stderr)
-        return 2
+    model = LarvSeg.from_pretrained(
+        args.model, device=args.device, dtype="bf16" if args.bf16 else None
+    )
+    model.resolve_vocab(args.vocab, args.mode)  # a bad vocabulary fails before any image
     out_dir = Path(args.output_dir)
     failed = 0
     for path in tqdm(args.images, desc="segment", unit="image", disable=len(args.images) < 2):

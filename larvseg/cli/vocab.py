@@ -8,7 +8,8 @@ import textwrap
 import warnings
 from collections.abc import Callable
 
-from ..vocabulary import SenseWarning, Vocabulary, VocabularyError
+from ..errors import VocabularyError
+from ..vocab.vocabulary import SenseWarning, Vocabulary
 
 SHOWN_MEMBERS = 10
 GLOSS_WIDTH = 70
@@ -84,14 +85,10 @@ def _show_lines(item: str) -> list[str]:
 
 
 def _reporting_errors(produce: Callable[[], list[str]]) -> int:
-    """Print the lines, sense notes to stderr; a VocabularyError is one stderr line, exit 2."""
-    try:
-        with warnings.catch_warnings(record=True) as notes:
-            warnings.simplefilter("always", SenseWarning)
-            lines = produce()
-    except VocabularyError as error:
-        print(f"larvseg vocab: {error}", file=sys.stderr)
-        return 2
+    """Print the lines, sense notes to stderr (errors reach `run_command`)."""
+    with warnings.catch_warnings(record=True) as notes:
+        warnings.simplefilter("always", SenseWarning)
+        lines = produce()
     for note in notes:
         print(f"note: {note.message}", file=sys.stderr)
     print("\n".join(lines))

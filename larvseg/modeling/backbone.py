@@ -8,9 +8,7 @@ import timm
 import torch
 from torch import nn
 
-
-class BackboneError(ValueError):
-    """A timm model that cannot serve as a dense ViT backbone."""
+from ..errors import BackboneError
 
 
 def create_timm_vit(name: str, kwargs: dict[str, Any], num_classes: int) -> nn.Module:
@@ -55,7 +53,9 @@ class ViTBackbone(nn.Module):
         batch, _, height, width = x.shape
         p = self.patch_size
         if height % p or width % p:
-            raise ValueError(f"input size {height}x{width} is not a multiple of the patch size {p}")
+            raise BackboneError(
+                f"input size {height}x{width} is not a multiple of the patch size {p}"
+            )
         vit: Any = self.vit
         tokens = vit.forward_features(x)[:, self.num_prefix_tokens :]
         grid = tokens.reshape(batch, height // p, width // p, tokens.shape[-1])

@@ -13,12 +13,23 @@ from torch import nn
 SCORE_NORM_EPS = 1e-5
 
 
+def standardize(x: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+    """`(x - mean) / (std + eps)` over `dims` (population std, eps `SCORE_NORM_EPS`).
+
+    The classifier standardises each pixel's scores over classes (dim 1); the
+    CA-Classifier standardises each score map over pixels.
+    """
+    mean = x.mean(dim=dims, keepdim=True)
+    std = x.std(dim=dims, keepdim=True, unbiased=False)
+    return (x - mean) / (std + SCORE_NORM_EPS)
+
+
 class CosineClassifier(nn.Module):
     """LarvSeg's one-layer cosine classifier with per-pixel score normalisation.
 
     `S = normalize(F Pp) . normalize(E Pc)^T` (cosine in [-1, 1]), then each pixel's
     scores over the scored classes are standardised and mapped by `gamma * z + beta`
-    (method.md section 1).
+    (docs/method.md).
 
     Args:
         in_dim: backbone width `D`.
@@ -62,9 +73,7 @@ class CosineClassifier(nn.Module):
 
         cosine `(B, C', h, w)` -> logits `(B, C', h, w)`.
         """
-        mean = cosine.mean(dim=1, keepdim=True)
-        std = cosine.std(dim=1, keepdim=True, unbiased=False)
-        return (cosine - mean) / (std + SCORE_NORM_EPS) * self.gamma + self.beta
+        return standardize(cosine, (1,)) * self.gamma + self.beta
 
     def forward(
         self, features: torch.Tensor, class_indices: torch.Tensor | None = None

@@ -1,54 +1,40 @@
-"""The segmentation network: ViT backbone + dense classifier, built from a `ModelConfig`."""
+"""The segmentation network (ViT backbone + dense classifier) and its one loader.
+
+`LarvSegModel.from_pretrained` is the only code path that turns a checkpoint (a
+local folder, a Hugging Face hub id, a larvseg or a timm repository) into a model;
+`LarvSeg.from_pretrained` and training's warm start both go through it.
+"""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import torch
-from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-from .backbone import BackboneError, ViTBackbone, create_timm_vit
+from .. import hub
+from ..config import DEFAULT_MODEL, ModelConfig
+from ..errors import CheckpointError, ConfigError
+from .backbone import ViTBackbone, create_timm_vit
 from .classifier import CosineClassifier, LinearClassifier
-from .config import ModelConfig
+from .timm_convert import checkpoint_config, is_timm_config, split_timm_vit, timm_state_dict
 
 
-def split_timm_vit(vit: Any) -> tuple[ViTBackbone, LinearClassifier]:
-    """Detach a timm ViT's pre-logits norm and head into a per-patch `LinearClassifier`.
-
-    The returned backbone shares the ViT's modules (no copy); its `fc_norm` and
-    `head` are replaced by identities.
-    """
-    if getattr(vit, "global_pool", "token") == "map":
-        raise BackboneError(
-            "this timm model pools with attention ('map'); its head cannot be applied per patch"
-        )
-    head = vit.get_classifier()
-    if not isinstance(head, nn.Linear):
-        raise BackboneError(f"expected a linear classification head, found {type(head).__name__}")
-    norm = getattr(vit, "fc_norm", nn.Identity())
-    vit.fc_norm = nn.Identity()
-    vit.reset_classifier(0)
-    return ViTBackbone(vit), LinearClassifier(norm, head)
-
-
-class LarvSegModel(
-    nn.Module,
-    PyTorchModelHubMixin,
-    library_name="larvseg",
-    repo_url="https://github.com/larvseg/larvseg",
-    tags=["image-segmentation", "larvseg"],
-):
+class LarvSegModel(nn.Module):
     """ViT backbone plus a cosine or linear dense classifier.
 
     `forward(x)`: normalised batch `(B, 3, H, W)` (H, W multiples of `patch_size`)
     -> logits `(B, C, H / p, W / p)` over all `C = config.num_classes` categories.
+
+    Args:
+        config: the architecture and vocabulary (random weights; load trained ones
+            with `from_pretrained`).
     """
 
-    def __init__(self, config: ModelConfig | dict[str, Any]) -> None:
+    def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        if isinstance(config, dict):  # from config.json, via the hub mixin
-            config = ModelConfig.from_dict(config)
         self.config = config
         classifier: CosineClassifier | LinearClassifier
         if config.classifier == "linear":
@@ -61,9 +47,65 @@ class LarvSegModel(
             classifier = CosineClassifier(width, config.embed_dim or width, config.num_classes)
         self.classifier = classifier
 
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path = DEFAULT_MODEL) -> LarvSegModel:
+        """Load a larvseg checkpoint or a timm classifier (made dense) from a folder or the hub.
+
+        `name_or_path` is a local folder or a Hugging Face hub id (downloaded through
+        huggingface_hub's cache; `HF_HUB_OFFLINE=1` uses the cache only). A timm
+        classifier's head becomes a per-patch linear classifier with the same weights.
+
+        Returns:
+            The model in eval mode on CPU, float32.
+
+        Raises:
+            CheckpointError: missing, unreadable or mismatched files; the message names
+                the checkpoint and says what to do.
+        """
+        source = str(name_or_path)
+        raw = hub.read_config(source)
+        model = cls(checkpoint_config(raw, source))
+        state = hub.read_weights(source)
+        if is_timm_config(raw):
+            state = timm_state_dict(state)
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as err:
+            raise CheckpointError(
+                f"the weights of {source!r} do not match its config.json: {err}"
+            ) from err
+        return model.eval()
+
+    def save_pretrained(self, save_directory: str | Path) -> Path:
+        """Write `config.json` + `model.safetensors`, loadable by `from_pretrained`."""
+        return hub.write_checkpoint(save_directory, self.config.to_dict(), self.state_dict())
+
+    def push_to_hub(self, repo_id: str, **kwargs: Any) -> str:
+        """Upload the checkpoint (and a model card) to the Hugging Face hub.
+
+        `kwargs` go to `huggingface_hub.HfApi.upload_folder` (`commit_message`,
+        `revision`, ...; `token` and `private` also apply to creating the repository).
+        Returns the commit URL.
+        """
+        with tempfile.TemporaryDirectory() as folder:
+            self.save_pretrained(folder)
+            return hub.upload_checkpoint(folder, repo_id, **kwargs)
+
     @property
     def patch_size(self) -> int:
+        """Side `p` of the backbone's square patches, in pixels."""
         return self.backbone.patch_size
+
+    @property
+    def cosine_classifier(self) -> CosineClassifier:
+        """The cosine classifier; `ConfigError` for a linear (timm) model, which training
+        and the CA-Classifier cannot use."""
+        if not isinstance(self.classifier, CosineClassifier):
+            raise ConfigError(
+                "this model has a linear (timm) classifier; training and the CA-Classifier need "
+                "a cosine model (larvseg-train converts one with model.init)"
+            )
+        return self.classifier
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Patch features `(B, D, H / p, W / p)` of a normalised batch `(B, 3, H, W)`."""

@@ -1,4 +1,4 @@
-"""Large-vocabulary decoding without image-resolution score maps (method.md section 5).
+"""Large-vocabulary decoding without image-resolution score maps (docs/method.md).
 
 Bilinear upsampling is linear, so the score of class `c` at an output pixel is a
 weighted sum of its logits at the pixel's four feature-grid neighbours ("taps").
@@ -11,9 +11,11 @@ All maps are channels-last: logits `(h, w, K)` at feature resolution.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 BAND_ELEMENTS = 1 << 23  # floats per chunk of output pixels in the candidate scoring step
 MAX_PRUNED_CANDIDATES = 64  # per quad; above this, dominated candidates are kept
+EXACT_CHUNK = 32  # classes upsampled to image resolution at once by the exact argmax
 
 
 def bilinear_taps(in_size: int, out_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -70,24 +72,30 @@ def _quad_candidates(
     return classes.gather(-1, first), values, counts
 
 
-def upsampled_argmax(logits: torch.Tensor, out_size: tuple[int, int], k: int = 8) -> torch.Tensor:
-    """Argmax over classes of the bilinearly upsampled logits, among each pixel's candidates.
+def upsampled_argmax(
+    logits: torch.Tensor, out_size: tuple[int, int], k: int | None = 8
+) -> torch.Tensor:
+    """Argmax over classes of the bilinearly upsampled logits.
 
-    The candidates of an output pixel are the top-`k` classes of its four taps; a quad
-    with a single non-dominated candidate is filled without per-pixel work. The result
-    equals `F.interpolate(logits.permute(2, 0, 1)[None], out_size, mode="bilinear").argmax(1)`
-    wherever the winner is among the candidates: always when `k >= K`, and in practice when
-    neighbouring patches agree on their leading classes (a winner outside every tap's
-    top-k must lose to k classes at each of the four patches).
+    With `k`, among each pixel's candidates: the top-`k` classes of its four taps; a
+    quad with a single non-dominated candidate is filled without per-pixel work. The
+    result equals `F.interpolate(logits.permute(2, 0, 1)[None], out_size,
+    mode="bilinear").argmax(1)` wherever the winner is among the candidates: always when
+    `k >= K`, and in practice when neighbouring patches agree on their leading classes
+    (a winner outside every tap's top-k must lose to k classes at each of the four
+    patches). With `k=None`, that argmax exactly (ties to the lowest index), upsampling
+    `EXACT_CHUNK` classes at a time: `O(K * H * W)` time, `O(EXACT_CHUNK * H * W)` memory.
 
     Args:
         logits: `(h, w, K)` float logits at feature resolution.
         out_size: `(H, W)` output size.
-        k: candidates per tap.
+        k: candidates per tap, or None for the exact argmax.
 
     Returns:
         `(H, W)` int64 class indices into `K`.
     """
+    if k is None:
+        return _exact_upsampled_argmax(logits, out_size)
     height, width, classes = logits.shape
     flat = logits.reshape(height * width, classes)
     candidates, values, counts = _quad_candidates(flat, height, width, min(k, classes))
@@ -105,6 +113,25 @@ def upsampled_argmax(logits: torch.Tensor, out_size: tuple[int, int], k: int = 8
         _score_pixels(out, rows, cols, candidates[..., :upper], values[:, :, :upper], taps)
         lower = upper
     return out
+
+
+def _exact_upsampled_argmax(logits: torch.Tensor, out_size: tuple[int, int]) -> torch.Tensor:
+    """`upsampled_argmax` with `k=None`: every class upsampled, a chunk at a time."""
+    maps = logits.permute(2, 0, 1)[None].float()
+    best = torch.full(out_size, -torch.inf, device=logits.device)
+    index = torch.zeros(out_size, dtype=torch.long, device=logits.device)
+    for start in range(0, maps.shape[1], EXACT_CHUNK):
+        chunk = F.interpolate(
+            maps[:, start : start + EXACT_CHUNK],
+            size=out_size,
+            mode="bilinear",
+            align_corners=False,
+        )[0]
+        values, indices = chunk.max(dim=0)
+        better = values > best
+        best = torch.where(better, values, best)
+        index = torch.where(better, indices + start, index)
+    return index
 
 
 def _score_pixels(

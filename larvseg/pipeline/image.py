@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, TypeGuard, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..errors import ImageError
+
 if TYPE_CHECKING:
     import torch
 
@@ -37,10 +39,6 @@ ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray, "torch.Tensor"]
 
 FLOAT_DTYPES = (np.float16, np.float32, np.float64)
 ALPHA_MODES = ("LA", "La", "PA", "RGBA", "RGBa")
-
-
-class ImageError(ValueError):
-    """An image input that cannot be turned into RGB; the message names it and says why."""
 
 
 def describe_input(image: object) -> str:

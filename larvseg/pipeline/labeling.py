@@ -11,13 +11,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..errors import InputError
 from .decode import upsampled_argmax, upsampled_gather
 
 MODES = ("closed", "open")
 
 
 @dataclass(frozen=True)
-class LabelPlan:
+class ItemAssignment:
     """How model classes map to the items of a result.
 
     Attributes:
@@ -33,7 +34,7 @@ class LabelPlan:
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise ValueError(f"mode={self.mode!r} is not one of {MODES}")
+            raise InputError(f"mode={self.mode!r} is not one of {MODES}")
 
     @property
     def is_identity(self) -> bool:
@@ -44,35 +45,47 @@ class LabelPlan:
 
 
 def label_pixels(
-    logits: torch.Tensor, plan: LabelPlan, out_size: tuple[int, int], k: int = 8
+    logits: torch.Tensor,
+    items: ItemAssignment,
+    out_size: tuple[int, int],
+    k: int | None = 8,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Label map and confidence at `out_size` from logits over all model classes.
 
     Args:
         logits: `(h, w, C)` float32 logits at feature resolution (score normalisation
             already done over all `C` classes).
-        plan: the class -> item mapping and mode.
+        items: the class -> item mapping and mode.
         out_size: `(H, W)` output size.
-        k: decoding candidates per patch (see `decode.upsampled_argmax`).
+        k: decoding candidates per patch (see `decode.upsampled_argmax`); None = the
+            exact argmax of the upsampled logits.
 
     Returns:
         labels `(H, W)` int32 item indices (-1 = unlabeled in open mode) and scores
-        `(H, W)` float32: the bilinearly upsampled softmax mass of the pixel's item (for an
-        unlabeled pixel, the mass of all classes under no item).
+        `(H, W)` float32: the bilinearly upsampled softmax mass of the pixel's item (for
+        an unlabeled pixel, the mass of all classes under no item).
     """
-    assignment = plan.assignment
-    if plan.mode == "closed" and bool((assignment < 0).any()):
+    assignment = items.assignment
+    if items.mode == "closed" and bool((assignment < 0).any()):
         decided = (assignment >= 0).nonzero().squeeze(1)
         logits = logits[..., decided]
         assignment = assignment[decided]
     winners = upsampled_argmax(logits, out_size, k)
-    if plan.mode == "closed" and plan.is_identity:  # each class its own item: no regrouping
+    if items.mode == "closed" and items.is_identity:  # each class its own item: no regrouping
+        labels = winners
         scores = upsampled_gather(logits, winners, logits.logsumexp(dim=-1))
-        return winners.to(torch.int32).numpy(), scores.numpy()
-    probs = logits.softmax(dim=-1)
-    items = torch.where(assignment >= 0, assignment, plan.num_items)  # unassigned -> extra slot
-    mass = probs.new_zeros(*probs.shape[:2], plan.num_items + 1)
-    mass.index_add_(2, items, probs)
-    labels = assignment[winners]
-    scores = upsampled_gather(mass, torch.where(labels >= 0, labels, plan.num_items))
+    else:
+        labels = assignment[winners]
+        scores = _item_scores(logits, assignment, items.num_items, labels)
     return labels.to(torch.int32).numpy(), scores.numpy()
+
+
+def _item_scores(
+    logits: torch.Tensor, assignment: torch.Tensor, num_items: int, labels: torch.Tensor
+) -> torch.Tensor:
+    """Upsampled softmax mass `(H, W)` of each pixel's item (-1: of the unassigned classes)."""
+    probs = logits.softmax(dim=-1)
+    slots = torch.where(assignment >= 0, assignment, num_items)  # unassigned -> extra slot
+    mass = probs.new_zeros(*probs.shape[:2], num_items + 1)
+    mass.index_add_(2, slots, probs)
+    return upsampled_gather(mass, torch.where(labels >= 0, labels, num_items))

@@ -1,4 +1,8 @@
-"""Preprocessing: resize an RGB image to the model's scale and normalise it."""
+"""Preprocessing: resize an RGB image to the model's scale and normalise it.
+
+`normalize` is the one normalisation of larvseg: inference, evaluation and the
+training pipeline all turn pixels into model inputs with it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..errors import InputError
+
 
 def model_input_size(height: int, width: int, short_side: int, patch_size: int) -> tuple[int, int]:
     """Size `(H', W')` with the short side at `short_side` and both sides multiples of the patch.
@@ -15,7 +21,7 @@ def model_input_size(height: int, width: int, short_side: int, patch_size: int) 
     The aspect ratio is kept up to the rounding to whole patches (at most half a patch).
     """
     if short_side < patch_size:
-        raise ValueError(f"short side {short_side} is smaller than the patch size {patch_size}")
+        raise InputError(f"short side {short_side} is smaller than the patch size {patch_size}")
     scale = short_side / min(height, width)
 
     def snap(length: int) -> int:
@@ -37,8 +43,9 @@ def resize_to_model(image: np.ndarray, short_side: int, patch_size: int) -> np.n
 
 
 def normalize(image: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """uint8 `(H, W, 3)` RGB -> float32 `(1, 3, H, W)`: `(x / 255 - mean) / std`."""
-    tensor = torch.as_tensor(np.array(image, copy=True)).permute(2, 0, 1).float().div_(255.0)
+    """RGB pixels `(H, W, 3)`, uint8 or float in [0, 255] -> float32 `(3, H, W)`:
+    `(x / 255 - mean) / std`."""
+    tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)
     mean_t = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
-    return tensor.sub_(mean_t).div_(std_t).unsqueeze(0)
+    return (tensor / 255.0 - mean_t) / std_t

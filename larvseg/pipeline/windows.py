@@ -1,4 +1,9 @@
-"""Sliding-window inference: feature-resolution logits for images of any size."""
+"""Sliding windows: feature-resolution logits for model-sized images of any size.
+
+Windows of `window x window` pixels step by `stride` (default: two thirds of the
+window, whole patches) and cover every image; same-shaped windows of all images run
+in one batch, and where windows overlap their logits are averaged.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .model import LarvSegModel
+from ..errors import InputError
+from ..modeling.model import LarvSegModel
 
 
 @dataclass(frozen=True)
@@ -37,7 +43,7 @@ def window_starts(length: int, window: int, stride: int) -> list[int]:
     return starts
 
 
-def plan_windows(sizes: Sequence[tuple[int, int]], window: int, stride: int) -> list[Window]:
+def tile_windows(sizes: Sequence[tuple[int, int]], window: int, stride: int) -> list[Window]:
     """All windows of all images; `sizes` are `(H, W)` of the model-sized inputs."""
     return [
         Window(index, top, left, min(window, height), min(window, width))
@@ -94,9 +100,11 @@ def window_logits(
     p = model.patch_size
     stride = stride or default_stride(window, p)
     if window % p or stride % p:
-        raise ValueError(f"window {window} and stride {stride} must be multiples of the patch {p}")
+        raise InputError(
+            f"window {window} and stride {stride} must be multiples of the patch size {p}"
+        )
     sizes = [(int(x.shape[-2]), int(x.shape[-1])) for x in images]
-    windows = plan_windows(sizes, window, stride)
+    windows = tile_windows(sizes, window, stride)
     windows_per_image = Counter(w.image for w in windows)
     sums: list[torch.Tensor | None] = [None] * len(images)
     counts: list[torch.Tensor | None] = [None] * len(images)  # None: a single window
@@ -128,15 +136,3 @@ def window_logits(
         for total, count in zip(sums, counts, strict=True)
         if total is not None
     ]
-
-
-def sliding_window_logits(
-    model: LarvSegModel,
-    image: torch.Tensor,
-    window: int,
-    stride: int | None = None,
-    class_indices: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Logits `(1, C', H / p, W / p)` of one normalised image `(1, 3, H, W)` by sliding windows."""
-    logits = window_logits(model, [image], window, stride, class_indices=class_indices)[0]
-    return logits.permute(2, 0, 1).unsqueeze(0)

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .config import TrainConfig, TrainConfigError, describe_keys
+from ..cli.exit import USAGE_ERROR, run_command
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
+
+TRAINING_PACKAGES = {"yaml": "PyYAML"}
+"""Modules of the `training` extra that every run needs (import name -> package)."""
 
 EPILOG = """\
 examples:
@@ -23,6 +31,9 @@ Errors in the configuration or the data stop before training with exit code 2.
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `larvseg-train` (its epilog lists every config key)."""
+    from .schema import describe_keys  # needs PyYAML: imported once main() checked it
+
     parser = argparse.ArgumentParser(
         prog="larvseg-train",
         description="Train a LarvSeg model on mask data plus image-level labels.",
@@ -63,61 +74,69 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def missing_training_packages() -> list[str]:
+    """The packages of the `training` extra that are not installed."""
+    return [
+        name for module, name in TRAINING_PACKAGES.items() if not importlib.util.find_spec(module)
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `larvseg-train`; returns the exit code."""
+    missing = missing_training_packages()
+    if missing:
+        print(
+            f"larvseg-train: training needs the `training` extra ({', '.join(missing)} missing); "
+            'install it with: pip install "larvseg[training]"',
+            file=sys.stderr,
+        )
+        return USAGE_ERROR
     args = build_parser().parse_args(argv)
+    return run_command("larvseg-train", lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .errors import TrainConfigError
+    from .schema import load_config
+
     overrides = [item for group in args.overrides for item in group]
     if args.output_dir:
         overrides.append(f"output_dir={args.output_dir}")
-    try:
-        config = TrainConfig.load(args.config, overrides)
-    except TrainConfigError as err:
-        return _fail(f"configuration error: {err}")
     if args.checkpoint and not args.eval_only:
-        return _fail("--checkpoint is for --eval-only; use --resume to continue training")
+        raise TrainConfigError("--checkpoint is for --eval-only; use --resume to continue training")
+    try:
+        config = load_config(args.config, overrides)
+    except TrainConfigError as err:
+        raise TrainConfigError(f"configuration error: {err}") from err
     if args.eval_only:
-        return _evaluate(config, args.checkpoint or str(Path(config.output_dir) / "model"))
+        from .evaluation.runner import run_evaluation
+
+        checkpoint = args.checkpoint or str(Path(config.output_dir) / "model")
+        print(run_evaluation(config, checkpoint, sources=config.data.eval_sources or None))
+        return 0
     return _train(config, args.resume)
 
 
 def _train(config: TrainConfig, resume: str | None) -> int:
-    from ..hub import CheckpointError
-    from .checkpoint import ResumeError
-    from .data import DataError
-    from .distributed import destroy_distributed, init_distributed
-    from .engine import Trainer, TrainingError
-    from .init import InitError
+    """Train (or resume); a run stopped by `TrainingError` exits with 1."""
+    from .engine.distributed import destroy_distributed, init_distributed
+    from .engine.trainer import Trainer
+    from .errors import TrainConfigError, TrainingError
 
     if not config.data.sources:
-        return _fail("configuration error: data.sources is empty; add at least one source")
+        raise TrainConfigError(
+            "configuration error: data.sources is empty; add at least one source"
+        )
     info, device = init_distributed()
     try:
         resume_from = None if resume is None else (resume or config.output_dir)
         Trainer(config, info, device, resume=resume_from).train()
-    except (DataError, CheckpointError, ResumeError, InitError, TrainConfigError) as err:
-        return _fail(str(err))
     except TrainingError as err:
-        return _fail(f"training stopped: {err}", code=1)
+        print(f"larvseg-train: training stopped: {err}", file=sys.stderr)
+        return 1
     finally:
         destroy_distributed()
     return 0
-
-
-def _evaluate(config: TrainConfig, checkpoint: str) -> int:
-    from ..hub import CheckpointError
-    from .data import DataError
-    from .evaluate import EvaluationError, run_evaluation
-
-    try:
-        print(run_evaluation(config, checkpoint, sources=config.data.eval_sources or None))
-    except (DataError, CheckpointError, EvaluationError) as err:
-        return _fail(str(err))
-    return 0
-
-
-def _fail(message: str, code: int = 2) -> int:
-    print(f"larvseg-train: {message}", file=sys.stderr)
-    return code
 
 
 if __name__ == "__main__":

@@ -1,28 +1,72 @@
-"""Training configuration: dataclasses read from YAML plus `--set key=value` overrides.
+"""Training configuration: the schema (typed dataclasses) and its YAML files.
 
-Every field is documented in docs/training.md. Unknown keys, wrong types and bad
-values are a `TrainConfigError` naming the dotted key (e.g. `optim.lr`).
+Every field is documented in docs/training.md. Reading goes through
+`larvseg.dataclass_io.read_dataclass`: unknown keys, wrong types and bad values are a
+`TrainConfigError` naming the dotted key (e.g. `optim.lr`). This module imports
+neither torch nor the data stack, so reading a config (and `larvseg-train --help`)
+is fast; `larvseg.train.schema` reads files, applies `--set` overrides and lists
+the keys.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
-from ..hub import DEFAULT_MODEL
-from .data import DataSourceConfig
+from ..config import DEFAULT_MODEL
+from ..dataclass_io import read_dataclass, to_plain
+from .errors import DataError, TrainConfigError
 
 SAMPLING_AUTO_THRESHOLD = 4096
+SOURCE_KINDS = ("segmentation", "multilabel", "singlelabel")
+LABEL_DECODERS = ("ade20k_full",)
+SourceKind = Literal["segmentation", "multilabel", "singlelabel"]
+RENAMED_KEYS = {("ca", "top5"): "background_topk"}
+"""Old config keys still read (with a warning): (section, old name) -> new name."""
 
 
-class TrainConfigError(ValueError):
-    """A training configuration that is malformed; the message names the key."""
+@dataclass
+class DataSourceConfig:
+    """One data source. See docs/training-data.md for every field and its formats."""
+
+    name: str
+    kind: SourceKind
+    images: str
+    annotations: str | None = None
+    labels_file: str | None = None
+    classes: list[str | None] | str | None = None
+    reduce_zero_label: bool = False
+    label_decoder: str | None = None
+    image_suffix: str = ".jpg"
+    label_suffix: str = ".png"
+    crop_size: int = 512
+    cat_max_ratio: float = 0.75
+    batch_size: int = 2
+    loss_weight: float = 1.0
+    aux_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        where = f"data source {self.name!r}"
+        if self.kind not in SOURCE_KINDS:
+            raise DataError(f"{where}: kind must be one of {list(SOURCE_KINDS)}, got {self.kind!r}")
+        if self.kind == "segmentation" and not self.annotations:
+            raise DataError(f"{where}: a segmentation source needs `annotations` (label maps)")
+        if self.kind == "multilabel" and bool(self.annotations) == bool(self.labels_file):
+            raise DataError(f"{where}: give exactly one of `annotations` or `labels_file`")
+        if self.label_decoder not in (None, *LABEL_DECODERS):
+            raise DataError(f"{where}: label_decoder must be one of {list(LABEL_DECODERS)}")
+        for key in ("crop_size", "batch_size"):
+            if getattr(self, key) < 1:
+                raise DataError(f"{where}: {key} must be >= 1, got {getattr(self, key)}")
+        for key in ("loss_weight", "aux_weight"):
+            if getattr(self, key) < 0:
+                raise DataError(f"{where}: {key} must be >= 0, got {getattr(self, key)}")
+        if not 0 < self.cat_max_ratio <= 1:
+            raise DataError(f"{where}: cat_max_ratio must be in (0, 1], got {self.cat_max_ratio}")
 
 
 @dataclass
@@ -84,19 +128,30 @@ class OptimSection:
 
 @dataclass
 class CASection:
-    """CA-Classifier (method.md section 3) for image-level sources."""
+    """CA-Classifier (docs/method.md) for image-level sources.
+
+    Attributes:
+        enabled: use the CA-Classifier's auxiliary loss on image-level sources.
+        bank_size: updates kept per category (M).
+        topk: pixels per bank update (K).
+        score_threshold: background rule: mean of the top `background_topk` pixel
+            scores a class needs to count as present.
+        diff_threshold: background rule: standardised map difference above which a
+            present class counts as background.
+        background_topk: pixels averaged by the background rule's score (was `top5`).
+    """
 
     enabled: bool = True
     bank_size: int = 20
     topk: int = 20
     score_threshold: float = 0.35
     diff_threshold: float = 2.0
-    top5: int = 5
+    background_topk: int = 5
 
 
 @dataclass
 class ClassSamplingSection:
-    """Score only present classes plus `num_sample_class` random others (method.md 4b).
+    """Score only present classes plus `num_sample_class` random others (docs/method.md).
 
     `enabled`: True, False or "auto" (on for sources with more than 4096 classes).
     """
@@ -130,6 +185,7 @@ class TrainConfig:
             "log_every": self.log_every,
             "ca.bank_size": self.ca.bank_size,
             "ca.topk": self.ca.topk,
+            "ca.background_topk": self.ca.background_topk,
             "class_sampling.num_sample_class": self.class_sampling.num_sample_class,
         }
         for key, value in positive.items():
@@ -148,7 +204,7 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (lists, not tuples) that `from_dict` reads back."""
-        return _plain(dataclasses.asdict(self))
+        return to_plain(self)
 
     def dump(self, path: str | Path) -> None:
         """Write the configuration as YAML."""
@@ -156,154 +212,23 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """Build and validate from a parsed YAML mapping."""
-        config = _build(cls, data, "")
-        assert isinstance(config, TrainConfig)
-        return config
-
-    @classmethod
-    def load(
-        cls, path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()
-    ) -> TrainConfig:
-        """Read a YAML file (None = all defaults) and apply `key.path=value` overrides."""
-        data: Any = {}
-        if path is not None:
-            try:
-                data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-            except (OSError, yaml.YAMLError) as err:
-                raise TrainConfigError(f"cannot read config {str(path)!r}: {err}") from err
-            if not isinstance(data, dict):
-                raise TrainConfigError(f"config {str(path)!r} must be a YAML mapping")
-        for override in overrides:
-            apply_override(data, override)
-        return cls.from_dict(data)
+        """Build and validate from a parsed YAML mapping (renamed keys read with a warning)."""
+        return read_dataclass(cls, _renamed(data), error=TrainConfigError)
 
 
-def describe_keys() -> list[str]:
-    """`key = default` for every configurable key, data source fields included."""
-    lines: list[str] = []
-
-    def walk(node: Any, prefix: str) -> None:
-        for f in dataclasses.fields(node):
-            value = getattr(node, f.name)
-            if dataclasses.is_dataclass(value):
-                walk(value, f"{prefix}{f.name}.")
-            else:
-                shown = (
-                    "[] (list of data sources, fields below)"
-                    if f.name.endswith("sources")
-                    else repr(value)
-                )
-                lines.append(f"{prefix}{f.name} = {shown}")
-
-    walk(TrainConfig(), "")
-    for f in dataclasses.fields(DataSourceConfig):
-        missing = f.default is dataclasses.MISSING
-        lines.append(f"data.sources.N.{f.name} = {'(required)' if missing else repr(f.default)}")
-    return lines
-
-
-def apply_override(data: dict[str, Any], override: str) -> None:
-    """Set `a.b.0.c=value` in a nested dict/list; the value is parsed as a YAML scalar."""
-    key, sep, raw = override.partition("=")
-    if not sep or not key:
-        raise TrainConfigError(f"override {override!r} is not of the form key.path=value")
-    try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError as err:
-        raise TrainConfigError(f"override {override!r}: value is not valid YAML: {err}") from err
-    parts = key.split(".")
-    node: Any = data
-    for i, part in enumerate(parts):
-        last = i == len(parts) - 1
-        where = ".".join(parts[: i + 1])
-        if isinstance(node, list):
-            if not part.isdigit() or int(part) >= len(node):
-                raise TrainConfigError(f"override {key!r}: {where!r} is not an index of the list")
-            if last:
-                node[int(part)] = value
-            else:
-                node = node[int(part)]
-        elif isinstance(node, dict):
-            if last:
-                node[part] = value
-            else:
-                node = node.setdefault(part, {})
-        else:
-            raise TrainConfigError(f"override {key!r}: {where!r} is inside a scalar")
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _build(cls: type, data: Any, path: str) -> Any:
-    """Construct dataclass `cls` from a mapping, checking keys and value types."""
+def _renamed(data: Any) -> Any:
+    """`data` with renamed keys under their new names; a `FutureWarning` for each old one."""
     if not isinstance(data, dict):
-        raise TrainConfigError(f"{path or 'config'} must be a mapping, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls) if f.init]
-    for key in data:
-        if key not in names:
-            raise TrainConfigError(
-                f"unknown config key {path + str(key)!r}; expected one of {names}"
+        return data
+    data = dict(data)
+    for (section, old), new in RENAMED_KEYS.items():
+        part = data.get(section)
+        if isinstance(part, dict) and old in part:
+            warnings.warn(
+                f"config key {section}.{old} is renamed {section}.{new}; please update the file",
+                FutureWarning,
+                stacklevel=3,
             )
-    kwargs = {key: _coerce(value, hints[key], path + key) for key, value in data.items()}
-    try:
-        return cls(**kwargs)
-    except TrainConfigError:
-        raise
-    except (TypeError, ValueError) as err:
-        raise TrainConfigError(f"{path.rstrip('.') or 'config'}: {err}") from err
-
-
-def _coerce(value: Any, tp: Any, path: str) -> Any:
-    """Check `value` against annotation `tp`, building nested dataclasses."""
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if tp is Any:
-        return value
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        return _build(tp, value, path + ".")
-    if origin in (typing.Union, types.UnionType):
-        for option in args:
-            try:
-                return _coerce(value, option, path)
-            except TrainConfigError:
-                continue
-        raise TrainConfigError(f"{path}: {value!r} does not fit {tp}")
-    if origin is Literal:
-        if value not in args:
-            raise TrainConfigError(f"{path} must be one of {list(args)}, got {value!r}")
-        return value
-    if origin in (list, tuple):
-        if not isinstance(value, (list, tuple)):
-            raise TrainConfigError(f"{path} must be a list, got {value!r}")
-        item = args[0] if args else Any
-        items = [_coerce(v, item, f"{path}.{i}") for i, v in enumerate(value)]
-        return items if origin is list else tuple(items)
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise TrainConfigError(f"{path} must be a mapping, got {value!r}")
-        key_tp, value_tp = args or (Any, Any)
-        return {
-            _coerce(k, key_tp, f"{path}.{k}"): _coerce(v, value_tp, f"{path}.{k}")
-            for k, v in value.items()
-        }
-    if tp is type(None):
-        if value is not None:
-            raise TrainConfigError(f"{path} must be null, got {value!r}")
-        return None
-    if tp is float and not isinstance(value, bool):
-        try:  # YAML 1.1 reads `1e-3` (no dot) as a string
-            return float(value)
-        except (TypeError, ValueError):
-            raise TrainConfigError(f"{path} must be a number, got {value!r}") from None
-    if tp in (int, float, str, bool):
-        if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
-            raise TrainConfigError(f"{path} must be {tp.__name__}, got {value!r}")
-        return value
-    return value
+            part = {(new if key == old else key): value for key, value in part.items()}
+            data[section] = part
+    return data

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-TABLE_RESOURCE = "data/wordnet_nouns.tsv.gz"
+TABLE_RESOURCE = "vocab/data/wordnet_nouns.tsv.gz"
 COLUMNS = ("wnid", "name", "lemmas", "senses", "parents", "gloss")
 LIST_NAMES = ("imagenet21k_goog", "imagenet22k", "imagenet12k", "imagenet1k")
 WNID = re.compile(r"n\d{8}")
@@ -69,6 +69,20 @@ class Closure:
     indptr: np.ndarray
     indices: np.ndarray
     depth: np.ndarray
+
+
+def wnid_positions(categories: Sequence[str], wnids: Sequence[str | None]) -> np.ndarray:
+    """Index of each of `wnids` in `categories` (a class list), -1 where absent or None.
+
+    Returns `(len(wnids),)` int64; the one wnid -> class-index map of larvseg.
+    """
+    index = {wnid: i for i, wnid in enumerate(categories)}
+    return np.array([index.get(w, -1) if w else -1 for w in wnids], dtype=np.int64)
+
+
+def missing_wnids(positions: np.ndarray, wnids: Sequence[str | None]) -> list[str]:
+    """The wnids that `wnid_positions` did not find (None entries are not listed)."""
+    return [w for w, i in zip(wnids, positions.tolist(), strict=True) if w and i < 0]
 
 
 def lemma_key(text: str) -> str:

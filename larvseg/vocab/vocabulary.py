@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from .wordnet_table import (
+from ..errors import VocabularyError
+from .table import (
     WNID,
     Category,
     WordNetTable,
@@ -31,15 +32,6 @@ from .wordnet_table import (
     synset_record,
     synsets_with_ancestors,
 )
-
-__all__ = [
-    "Category",
-    "SearchHit",
-    "SenseWarning",
-    "Vocabulary",
-    "VocabularyError",
-    "VocabularySubset",
-]
 
 # sense numbers start at 1 (nltk reads "dog.n.0" as the last sense)
 SYNSET_NAME = re.compile(r"(?P<lemma>.+)\.(?P<pos>[nvasr])\.(?P<number>0*[1-9]\d*)", re.IGNORECASE)
@@ -60,10 +52,6 @@ NLTK_HINT = (
     " (larvseg's table holds the ImageNet classes and their ancestors; with WordNet 3.0"
     " installed for nltk, see docs/vocabulary.md, other synsets resolve too)"
 )
-
-
-class VocabularyError(ValueError):
-    """An item or vocabulary that cannot be used; the message names it and says what to do."""
 
 
 class SenseWarning(UserWarning):
@@ -314,7 +302,7 @@ class Vocabulary:
         return next((rows for rows in map(self._table.rows_of_lemma, forms) if rows), [])
 
     def _covers_none(self, categories: Iterable[Category]) -> str:
-        names = _listing([c.name for c in categories])
+        names = _listing([str(c) for c in categories])
         return (
             f"{names} covers none of this model's {len(self):,} categories;"
             " `larvseg vocab search WORD` lists synsets that do"

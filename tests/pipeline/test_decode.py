@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from larvseg.decode import bilinear_taps, upsampled_argmax, upsampled_gather
+from larvseg.pipeline.decode import bilinear_taps, upsampled_argmax, upsampled_gather
 
 
 def full_upsample(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -64,3 +64,12 @@ def test_gather_with_log_normalizer_reads_softmax_probabilities() -> None:
     expected = upsampled_gather(logits.softmax(-1), index)
     ours = upsampled_gather(logits, index, logits.logsumexp(-1))
     torch.testing.assert_close(ours, expected, atol=1e-6, rtol=0)
+
+
+def test_exact_argmax_without_k() -> None:
+    torch.manual_seed(0)
+    logits = torch.randn(5, 7, 70)  # more classes than one upsampling chunk
+    full = F.interpolate(
+        logits.permute(2, 0, 1)[None], size=(37, 50), mode="bilinear", align_corners=False
+    )
+    assert torch.equal(upsampled_argmax(logits, (37, 50), k=None), full[0].argmax(0))

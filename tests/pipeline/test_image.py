@@ -1,4 +1,4 @@
-"""`larvseg.image`: every kind of input becomes (H, W, 3) uint8 RGB, or a clear ImageError."""
+"""`larvseg.pipeline.image`: every input becomes (H, W, 3) uint8 RGB, or a clear ImageError."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 import torch
 from PIL import Image, ImageFile
 
-from larvseg.image import ImageError, describe_input, load_image
+from larvseg.pipeline.image import ImageError, describe_input, load_image
 
-REAL = Path(__file__).parents[1] / ".." / "shared" / "data" / "real-images"
+REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real-images"
 
 
 @pytest.fixture(scope="module")

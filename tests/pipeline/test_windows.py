@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from larvseg.inference import (
+from larvseg.modeling.model import LarvSegModel
+from larvseg.pipeline.windows import (
     default_stride,
-    plan_windows,
-    sliding_window_logits,
+    tile_windows,
     window_logits,
     window_starts,
 )
-from larvseg.model import LarvSegModel
 
 
 def test_window_starts_cover_and_end_at_the_border() -> None:
@@ -22,8 +21,8 @@ def test_window_starts_cover_and_end_at_the_border() -> None:
     assert default_stride(512, 16) == 336
 
 
-def test_plan_windows_for_several_images() -> None:
-    windows = plan_windows([(64, 96), (64, 64)], window=64, stride=32)
+def test_tile_windows_for_several_images() -> None:
+    windows = tile_windows([(64, 96), (64, 64)], window=64, stride=32)
     assert [(w.image, w.top, w.left) for w in windows] == [(0, 0, 0), (0, 0, 32), (1, 0, 0)]
 
 
@@ -31,7 +30,8 @@ def test_single_window_equals_a_direct_forward(cosine_model: LarvSegModel) -> No
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         direct = cosine_model(x)
-    torch.testing.assert_close(sliding_window_logits(cosine_model, x, window=64), direct)
+    (logits,) = window_logits(cosine_model, [x], window=64)
+    torch.testing.assert_close(logits, direct[0].permute(1, 2, 0))
 
 
 class PatchMean(torch.nn.Module):

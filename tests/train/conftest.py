@@ -1,18 +1,23 @@
-"""Tiny on-disk training runs for the training tests: three sources and a tiny model."""
+"""Tiny on-disk training runs for the training tests: three sources and a tiny model.
+
+`run_config(tmp_path, iterations=2, checkpoint_every=2)` and `write_config(tmp_path,
+iterations=1)` are factory fixtures.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
 import yaml
-from conftest import tiny_cosine_config
 from PIL import Image
 
-from larvseg.model import LarvSegModel
+from larvseg.modeling.model import LarvSegModel
 from larvseg.train.config import TrainConfig
 
 # real ImageNet-21K wnids: tench, tabby, person, dog
@@ -24,7 +29,7 @@ def _image(path: Path, rng: np.random.Generator, size: tuple[int, int] = (40, 48
     Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8)).save(path)
 
 
-def write_data(root: Path) -> list[dict[str, Any]]:
+def _write_data(root: Path) -> list[dict[str, Any]]:
     """Write a segmentation, a multi-label and a single-label source; their config dicts."""
     rng = np.random.default_rng(0)
     for i in range(4):
@@ -71,7 +76,9 @@ def write_data(root: Path) -> list[dict[str, Any]]:
     ]
 
 
-def run_dict(tmp_path: Path, iterations: int, checkpoint_every: int) -> dict[str, Any]:
+def _run_dict(
+    tiny_cosine_config: Callable[..., Any], tmp_path: Path, iterations: int, checkpoint_every: int
+) -> dict[str, Any]:
     """Config mapping of a tiny run on data and an initial model under `tmp_path`."""
     init = tmp_path / "init"
     if not (init / "config.json").is_file():
@@ -79,7 +86,7 @@ def run_dict(tmp_path: Path, iterations: int, checkpoint_every: int) -> dict[str
         LarvSegModel(tiny_cosine_config(WNIDS)).save_pretrained(init)
     return {
         "model": {"init": str(init), "image_size": 32},
-        "data": {"sources": write_data(tmp_path / "data")},
+        "data": {"sources": _write_data(tmp_path / "data")},
         "optim": {"iterations": iterations, "lr": 0.01},
         "ca": {"bank_size": 2, "topk": 4},
         "class_sampling": {"enabled": True, "num_sample_class": 1},
@@ -89,13 +96,34 @@ def run_dict(tmp_path: Path, iterations: int, checkpoint_every: int) -> dict[str
     }
 
 
-def run_config(tmp_path: Path, iterations: int = 2, checkpoint_every: int = 2) -> TrainConfig:
-    """A tiny `TrainConfig` (CA with 2-entry banks, class sampling on)."""
-    return TrainConfig.from_dict(run_dict(tmp_path, iterations, checkpoint_every))
+@pytest.fixture()
+def run_dict(tiny_cosine_config: Callable[..., Any]) -> Callable[..., dict[str, Any]]:
+    """Factory: `run_dict(tmp_path, iterations, checkpoint_every)`, the config mapping of a
+    tiny run (CA with 2-entry banks, class sampling on) on data written under `tmp_path`."""
+
+    def make(tmp_path: Path, iterations: int = 2, checkpoint_every: int = 2) -> dict[str, Any]:
+        return _run_dict(tiny_cosine_config, tmp_path, iterations, checkpoint_every)
+
+    return make
 
 
-def write_config(tmp_path: Path, iterations: int = 1) -> Path:
-    """The tiny run as a YAML file."""
-    path = tmp_path / "run.yaml"
-    path.write_text(yaml.safe_dump(run_dict(tmp_path, iterations, 1)), encoding="utf-8")
-    return path
+@pytest.fixture()
+def run_config(run_dict: Callable[..., dict[str, Any]]) -> Callable[..., TrainConfig]:
+    """Factory: `run_config(tmp_path, iterations=2, checkpoint_every=2)`, the tiny run."""
+
+    def make(tmp_path: Path, iterations: int = 2, checkpoint_every: int = 2) -> TrainConfig:
+        return TrainConfig.from_dict(run_dict(tmp_path, iterations, checkpoint_every))
+
+    return make
+
+
+@pytest.fixture()
+def write_config(run_dict: Callable[..., dict[str, Any]]) -> Callable[..., Path]:
+    """Factory: `write_config(tmp_path, iterations=1)`, the tiny run as a YAML file."""
+
+    def make(tmp_path: Path, iterations: int = 1) -> Path:
+        path = tmp_path / "run.yaml"
+        path.write_text(yaml.safe_dump(run_dict(tmp_path, iterations, 1)), encoding="utf-8")
+        return path
+
+    return make

@@ -8,9 +8,11 @@ import pytest
 import yaml
 
 from larvseg.train.cli import main
-from larvseg.train.config import TrainConfig, TrainConfigError
+from larvseg.train.config import TrainConfig
+from larvseg.train.errors import TrainConfigError
+from larvseg.train.schema import load_config
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 SOURCE = {"name": "coco", "kind": "segmentation", "images": "img", "annotations": "ann"}
 
@@ -39,7 +41,7 @@ def test_defaults_follow_the_paper() -> None:
 
 def test_yaml_and_overrides(tmp_path: Path) -> None:
     path = write(tmp_path, {"optim": {"lr": "1e-2"}, "data": {"sources": [SOURCE]}})
-    config = TrainConfig.load(
+    config = load_config(
         path, ["optim.iterations=10", "data.sources.0.batch_size=4", "ca.enabled=false"]
     )
     assert config.optim.lr == 0.01 and config.optim.iterations == 10
@@ -61,20 +63,20 @@ def test_yaml_and_overrides(tmp_path: Path) -> None:
 )
 def test_errors_name_the_key(tmp_path: Path, data: dict, overrides: list, message: str) -> None:
     with pytest.raises(TrainConfigError, match=message.replace(".", r"\.")):
-        TrainConfig.load(write(tmp_path, data), overrides)
+        load_config(write(tmp_path, data), overrides)
 
 
 def test_dump_round_trips(tmp_path: Path) -> None:
-    config = TrainConfig.load(write(tmp_path, {"data": {"sources": [SOURCE]}}), ["seed=3"])
+    config = load_config(write(tmp_path, {"data": {"sources": [SOURCE]}}), ["seed=3"])
     config.dump(tmp_path / "dumped.yaml")
-    assert TrainConfig.load(tmp_path / "dumped.yaml") == config
+    assert load_config(tmp_path / "dumped.yaml") == config
 
 
 @pytest.mark.parametrize(
     "name", sorted(str(p.relative_to(REPO / "configs")) for p in (REPO / "configs").rglob("*.yaml"))
 )
 def test_shipped_configs_load(name: str) -> None:
-    config = TrainConfig.load(REPO / "configs" / name)
+    config = load_config(REPO / "configs" / name)
     assert config.data.sources
 
 

@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 from timm.data import ImageNetInfo
 
-from larvseg.vocabulary import Vocabulary, VocabularyError
-from larvseg.wordnet_table import (
+from larvseg.vocab.table import (
     LIST_NAMES,
     WordNetTable,
     nltk_wordnet,
@@ -24,6 +23,7 @@ from larvseg.wordnet_table import (
     synset_wnid,
     synsets_with_ancestors,
 )
+from larvseg.vocab.vocabulary import Vocabulary, VocabularyError
 
 NAMED = ["dog.n.01", "animal.n.01", "instrumentality.n.03", "entity.n.01"]
 MOON = "n09358358"  # moon.n.01: a WordNet noun outside the table
@@ -153,7 +153,9 @@ def test_nltk_resolves_synsets_outside_the_table(wordnet: Any, vocab: Vocabulary
     assert vocab.resolve(MOON) == moon
     assert vocab.resolve(wordnet.synset("moon.n.01")) == moon
     assert vocab.ancestors(moon) == _hypernym_closure(wordnet.synset("moon.n.01"))
-    with pytest.raises(VocabularyError, match=r"moon\.n\.01 covers none of this model's 21,843"):
+    with pytest.raises(
+        VocabularyError, match=r"moon\.n\.01 \(n09358358\) covers none of this model's 21,843"
+    ):
         vocab.members("moon.n.01")
     assert vocab.resolve(wordnet.synset("dog.n.01")) is vocab.resolve("dog.n.01")
     with pytest.raises(VocabularyError, match=r"unknown synset dog\.n\.09"):

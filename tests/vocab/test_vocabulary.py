@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import random
 import warnings
 from functools import cache
@@ -12,14 +11,15 @@ import numpy as np
 import pytest
 from timm.data import ImageNetInfo
 
-from larvseg.vocabulary import (
+from larvseg.cli import main
+from larvseg.vocab.table import TABLE_RESOURCE, WordNetTable
+from larvseg.vocab.vocabulary import (
     Category,
     SenseWarning,
     Vocabulary,
     VocabularyError,
     VocabularySubset,
 )
-from larvseg.wordnet_table import TABLE_RESOURCE, WordNetTable
 
 DOG = "n02084071"
 ITALIAN_GREYHOUND = "n02091032"
@@ -162,7 +162,9 @@ def test_members_of_entity_is_everything(vocab: Vocabulary) -> None:
 
 
 def test_members_error_when_none_covered(vocab: Vocabulary) -> None:
-    with pytest.raises(VocabularyError, match=r"teddy\.n\.01 covers none of this model's 21,843"):
+    with pytest.raises(
+        VocabularyError, match=r"teddy\.n\.01 \(n04399382\) covers none of this model's 21,843"
+    ):
         vocab.members(TEDDY)
 
 
@@ -180,7 +182,9 @@ def test_custom_vocabulary() -> None:
     assert vocab.members("dog.n.01") == [ITALIAN_GREYHOUND, DOG]
     assert vocab.members("animal.n.01") == [bird, ITALIAN_GREYHOUND, DOG]
     assert vocab.search("dog", limit=1)[0].covered == 2
-    with pytest.raises(VocabularyError, match=r"teddy\.n\.01 covers none of this model's 3 "):
+    with pytest.raises(
+        VocabularyError, match=r"teddy\.n\.01 \(n04399382\) covers none of this model's 3 "
+    ):
         vocab.members(TEDDY)
 
 
@@ -217,7 +221,7 @@ def test_subset_single_item_and_errors(vocab: Vocabulary) -> None:
     assert vocab.subset("dog.n.01").items == [vocab.resolve(DOG)]
     with pytest.raises(VocabularyError, match="empty vocabulary"):
         vocab.subset([])
-    with pytest.raises(VocabularyError, match=r"teddy\.n\.01 covers none"):
+    with pytest.raises(VocabularyError, match=r"teddy\.n\.01 \(n04399382\) covers none"):
         vocab.subset(["dog.n.01", TEDDY])
 
 
@@ -264,12 +268,7 @@ def test_search_ranks_senses_then_lemmas_then_glosses(vocab: Vocabulary) -> None
 
 
 def _run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    from larvseg.cli.vocab import register
-
-    parser = argparse.ArgumentParser(prog="larvseg")
-    register(parser.add_subparsers(required=True))
-    args = parser.parse_args(argv)
-    code = args.func(args)
+    code = main(argv)
     out, err = capsys.readouterr()
     return code, out, err
 

@@ -14,11 +14,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..classifier import CosineClassifier
-from ..model import LarvSegModel
-from .losses import CAClassifierLoss
+from ...modeling.model import LarvSegModel
+from ..data.formats import IGNORE_INDEX
+from .attention import CAClassifierLoss
 from .memory_bank import MemoryBank
-from .transforms import IGNORE_INDEX
 
 
 @dataclass(frozen=True)
@@ -70,8 +69,7 @@ def attention_share(
         class_ids: `(C_s,)` model class index of each source class.
         novel: bool `(C_s,)`, True for novel source classes.
     """
-    classifier = model.classifier
-    assert isinstance(classifier, CosineClassifier), "the attention needs a cosine model"
+    classifier = model.cosine_classifier
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -83,7 +81,7 @@ def attention_share(
             model.forward_features(item["image"][None].to(device)), class_ids.to(device)
         )
         attention, active = ca_loss.attention(
-            pixels, cosine, labels[None], class_ids.to(device), bank, single_label=False
+            pixels, cosine, labels[None], class_ids.to(device), bank
         )
         regions = region_fractions(target, labels, model.patch_size)
         inside.append(((attention * regions).sum((1, 2)) / attention.sum((1, 2)))[active])

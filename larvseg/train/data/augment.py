@@ -1,4 +1,4 @@
-"""Training augmentation (method.md section 4), mmseg-style, in numpy and PIL.
+"""Training augmentation (docs/method.md), mmseg-style, in numpy and PIL.
 
 Pipeline (`augment`): random rescale by a factor in [0.5, 2.0] of a base scale that
 fits `(4 * crop, crop)` (mmseg's `(2048, 512)` for crop 512), random `crop x crop`
@@ -13,13 +13,11 @@ Images are `(H, W, 3)` uint8 RGB; label maps are `(H, W)` int64 class indices wi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
-import torch
 from PIL import Image
 
-IGNORE_INDEX = -1  # ignored target pixels, shared by data, step, losses, metrics, evaluate
+from .formats import IGNORE_INDEX
+
 RATIO_RANGE = (0.5, 2.0)
 CROP_TRIES = 10
 BRIGHTNESS_DELTA = 32.0
@@ -156,11 +154,3 @@ def augment(
     image, label = random_flip(image, label, rng)
     pixels = photometric_distortion(np.ascontiguousarray(image), rng)
     return pad_to(pixels, label, crop_size)
-
-
-def to_tensor(image: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """`(H, W, 3)` RGB in [0, 255] -> float32 `(3, H, W)`: `(x / 255 - mean) / std`."""
-    tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)
-    mean_t = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
-    std_t = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
-    return (tensor / 255.0 - mean_t) / std_t

@@ -3,28 +3,33 @@
 Each source (`DataSourceConfig`, one entry of the YAML `data.sources` list) lists its
 samples when built, is checked by `SourceDataset.validate()` before training, and
 yields augmented samples keyed by `(sample index, draw number)`; see
-docs/training-data.md for the on-disk formats. Mixed batches: `larvseg.train.sampling`.
+docs/training-data.md for the on-disk formats (`formats.py` reads them). Mixed
+batches: `larvseg.train.data.sampler`.
 """
 
 from __future__ import annotations
 
 import logging
-import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 from tqdm import tqdm
 
-from ..image import ImageError, load_image
-from .sampling import MixedBatchLoader, ShardedInfiniteSampler
-from .sources import (
-    DataError,
+from ...errors import ImageError
+from ...pipeline.image import load_image
+from ...pipeline.preprocess import normalize
+from ...vocab.table import wnid_positions
+from ..config import DataSourceConfig
+from ..errors import DataError
+from ..seeding import seed_sequence
+from .augment import augment
+from .formats import (
+    IGNORE_INDEX,
     Sample,
     from_folders,
     from_labels_file,
@@ -32,66 +37,10 @@ from .sources import (
     read_class_list,
     read_label_map,
 )
-from .transforms import IGNORE_INDEX, augment, to_tensor
 
-__all__ = [
-    "DataError",
-    "DataSourceConfig",
-    "MixedBatchLoader",
-    "ShardedInfiniteSampler",
-    "SourceDataset",
-    "build_dataset",
-    "collate",
-    "read_class_list",
-    "read_label_map",
-]
-
-SourceKind = Literal["segmentation", "multilabel", "singlelabel"]
-KINDS = ("segmentation", "multilabel", "singlelabel")
-LABEL_DECODERS = ("ade20k_full",)
 IGNORE_ON_DISK = 255  # raw label value meaning "ignore" for class lists of <= 255 entries
 SCAN_THREADS = 8
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class DataSourceConfig:
-    """One data source. See docs/training-data.md for every field and its formats."""
-
-    name: str
-    kind: SourceKind
-    images: str
-    annotations: str | None = None
-    labels_file: str | None = None
-    classes: list[str | None] | str | None = None
-    reduce_zero_label: bool = False
-    label_decoder: str | None = None
-    image_suffix: str = ".jpg"
-    label_suffix: str = ".png"
-    crop_size: int = 512
-    cat_max_ratio: float = 0.75
-    batch_size: int = 2
-    loss_weight: float = 1.0
-    aux_weight: float = 0.0
-
-    def __post_init__(self) -> None:
-        where = f"data source {self.name!r}"
-        if self.kind not in KINDS:
-            raise DataError(f"{where}: kind must be one of {list(KINDS)}, got {self.kind!r}")
-        if self.kind == "segmentation" and not self.annotations:
-            raise DataError(f"{where}: a segmentation source needs `annotations` (label maps)")
-        if self.kind == "multilabel" and bool(self.annotations) == bool(self.labels_file):
-            raise DataError(f"{where}: give exactly one of `annotations` or `labels_file`")
-        if self.label_decoder not in (None, *LABEL_DECODERS):
-            raise DataError(f"{where}: label_decoder must be one of {list(LABEL_DECODERS)}")
-        for key in ("crop_size", "batch_size"):
-            if getattr(self, key) < 1:
-                raise DataError(f"{where}: {key} must be >= 1, got {getattr(self, key)}")
-        for key in ("loss_weight", "aux_weight"):
-            if getattr(self, key) < 0:
-                raise DataError(f"{where}: {key} must be >= 0, got {getattr(self, key)}")
-        if not 0 < self.cat_max_ratio <= 1:
-            raise DataError(f"{where}: cat_max_ratio must be in (0, 1], got {self.cat_max_ratio}")
 
 
 class SourceDataset(torch.utils.data.Dataset):
@@ -120,11 +69,10 @@ class SourceDataset(torch.utils.data.Dataset):
         self.where = f"data source {config.name!r}"
         if not samples:
             raise DataError(f"{self.where}: no samples found under {config.images}")
-        index = {w: i for i, w in enumerate(classes)}
         values = value_classes or []
-        self.value_lut = np.array([index[w] if w else IGNORE_INDEX for w in values] or [0])
+        # -1 (None entries) is also IGNORE_INDEX: unused label values are ignored
+        self.value_lut = wnid_positions(classes, values) if values else np.zeros(1, np.int64)
         self.ignore_255 = len(values) <= IGNORE_ON_DISK
-        self.name_hash = zlib.crc32(config.name.encode("utf-8"))
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -177,6 +125,26 @@ class SourceDataset(torch.utils.data.Dataset):
             for _ in tqdm(jobs, total=len(self), desc=f"checking {self.config.name}"):
                 pass
 
+    def read(self, index: int) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """Sample `index` as stored: `(H, W, 3)` uint8 RGB pixels and its label map as
+        source class indices `(H, W)` int64 (`IGNORE_INDEX` = ignore; None for a sample
+        without one), or None when the image is unreadable or its size differs from
+        its label map (logged)."""
+        sample = self.samples[index]
+        try:
+            image = load_image(sample.image)
+        except ImageError as err:
+            log.warning("%s: skipping unreadable image %s: %s", self.where, sample.image, err)
+            return None
+        if sample.label_map is None:
+            return image, None
+        raw = read_label_map(sample.label_map, self.config.label_decoder)
+        label = self.map_labels(raw, sample.label_map)
+        if label.shape != image.shape[:2]:
+            log.warning("%s: skipping %s: size differs from its label map", self.where, index)
+            return None
+        return image, label
+
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any] | None:
         """Sample `index`, augmented with the draw-th random stream (train) or as is.
 
@@ -185,35 +153,26 @@ class SourceDataset(torch.utils.data.Dataset):
         (image-level), "source", "path"}`, or None for an unreadable image (logged).
         """
         index, draw = (key, 0) if isinstance(key, int) else key
-        sample = self.samples[index]
-        try:
-            image = load_image(sample.image)
-        except ImageError as err:
-            log.warning("%s: skipping unreadable image %s: %s", self.where, sample.image, err)
+        item = self.read(index)
+        if item is None:
             return None
-        label = None
-        if sample.label_map is not None:
-            raw = read_label_map(sample.label_map, self.config.label_decoder)
-            label = self.map_labels(raw, sample.label_map)
-            if label.shape != image.shape[:2]:
-                log.warning("%s: skipping %s: size differs from its label map", self.where, index)
-                return None
-        pixels: np.ndarray = image
+        pixels, label = item
         if self.train:
-            rng = np.random.default_rng([self.seed, self.name_hash, index, draw])
-            pixels, label = augment(image, label, rng, self.config.crop_size, self.ratio)
+            rng = np.random.default_rng(seed_sequence(self.seed, self.config.name, index, draw))
+            pixels, label = augment(pixels, label, rng, self.config.crop_size, self.ratio)
+        sample = self.samples[index]
         out: dict[str, Any] = {
-            "image": to_tensor(pixels, self.mean, self.std),
+            "image": normalize(pixels, self.mean, self.std),
             "source": self.config.name,
             "path": str(sample.image),
         }
-        if self.config.kind == "segmentation":
-            assert label is not None
-            out["target"] = torch.from_numpy(np.ascontiguousarray(label, dtype=np.int64))
-        elif sample.labels is not None:
+        if sample.labels is not None:
             out["labels"] = torch.tensor(sample.labels, dtype=torch.int64)
+        elif label is None:
+            raise DataError(f"{self.where}: sample {sample.image} has neither labels nor a map")
+        elif self.config.kind == "segmentation":
+            out["target"] = torch.from_numpy(np.ascontiguousarray(label, dtype=np.int64))
         else:
-            assert label is not None
             out["labels"] = torch.from_numpy(np.unique(label[label != IGNORE_INDEX]))
         return out
 

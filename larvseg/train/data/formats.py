@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-if TYPE_CHECKING:
-    from .data import DataSourceConfig
+from ..errors import DataError
 
+if TYPE_CHECKING:
+    from ..config import DataSourceConfig
+
+IGNORE_INDEX = -1
+"""Target value of ignored pixels once label maps are read (losses and metrics skip it)."""
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 LABEL_MODES = ("L", "P", "I", "I;16", "I;16L", "I;16B")
-
-
-class DataError(ValueError):
-    """Bad training data; the message names the source and the file or value to fix."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,8 @@ def _files(folder: Path, suffix: str, where: str, what: str) -> dict[str, Path]:
 
 def pair_label_maps(config: DataSourceConfig, where: str) -> list[Sample]:
     """Image <-> label-map pairs matched by relative path (ADE20K, COCO-Stuff layouts)."""
-    assert config.annotations is not None
+    if config.annotations is None:
+        raise DataError(f"{where}: label maps need `annotations` (their folder)")
     images = _files(Path(config.images), config.image_suffix, where, "image")
     maps = _files(Path(config.annotations), config.label_suffix, where, "annotation")
     for have, other, what, suffix in (
@@ -103,7 +104,8 @@ def pair_label_maps(config: DataSourceConfig, where: str) -> list[Sample]:
 
 def from_labels_file(config: DataSourceConfig, where: str) -> tuple[list[Sample], list[str]]:
     """Samples of a JSON-lines labels file `{"image": "rel/path.jpg", "labels": [wnid, ...]}`."""
-    assert config.labels_file is not None
+    if config.labels_file is None:
+        raise DataError(f"{where}: no `labels_file` given")
     path, root = Path(config.labels_file), Path(config.images)
     if not path.is_file():
         raise DataError(f"{where}: labels_file {path} does not exist")

@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import itertools
 import logging
-import zlib
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader
 
-from .sources import DataError
-
-if TYPE_CHECKING:
-    from .data import SourceDataset
+from ..errors import DataError
+from ..seeding import derive_seed, seed_sequence
+from .dataset import SourceDataset, collate
 
 MAX_EMPTY_BATCHES = 50
 log = logging.getLogger(__name__)
@@ -62,7 +60,7 @@ class ShardedInfiniteSampler(torch.utils.data.Sampler):
     def permutation(self, epoch: int) -> np.ndarray:
         """The sample order of `epoch` `(size,)`, from (seed, epoch) only."""
         if epoch != self._epoch:
-            rng = np.random.default_rng([self.seed, epoch])
+            rng = np.random.default_rng(seed_sequence(self.seed, epoch))
             self._epoch, self._order = epoch, rng.permutation(self.size)
         return self._order
 
@@ -77,11 +75,6 @@ class ShardedInfiniteSampler(torch.utils.data.Sampler):
             first = step * step_width + self.rank * self.batch_size
             for position in range(first, first + self.batch_size):
                 yield self.key(position)
-
-
-def source_seed(seed: int, name: str) -> int:
-    """The sampler seed of source `name` in a run seeded with `seed`."""
-    return seed * 1_000_003 + zlib.crc32(name.encode("utf-8"))
 
 
 class MixedBatchLoader:
@@ -102,8 +95,6 @@ class MixedBatchLoader:
         num_workers: int = 0,
         start_step: int = 0,
     ) -> None:
-        from .data import collate  # .data re-exports this module's classes: import late
-
         self.names = [dataset.config.name for dataset in datasets]
         self.loaders = [
             DataLoader(
@@ -112,7 +103,7 @@ class MixedBatchLoader:
                     ShardedInfiniteSampler(
                         len(dataset),
                         dataset.config.batch_size,
-                        source_seed(seed, dataset.config.name),
+                        derive_seed(seed, dataset.config.name),
                         rank,
                         world_size,
                         start_step,

@@ -2,7 +2,8 @@
 
 Layout of the output directory:
 
-- `checkpoints/iter_XXXXXXXX.pt`: training state (torch.save; our own file, trusted),
+- `checkpoints/iter_XXXXXXXX.pt`: training state (torch.save of tensors and plain data
+  only, read back with `weights_only=True`, so a checkpoint cannot run code),
 - `checkpoints/latest`: name of the newest complete training state,
 - `model/`: `config.json` + `model.safetensors` of the latest weights, loadable with
   `LarvSeg.from_pretrained(output_dir / "model")` (no pickle).
@@ -14,6 +15,7 @@ renamed into place, so an interrupted write never replaces a good checkpoint.
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import shutil
 from collections.abc import Callable
@@ -23,22 +25,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..model import LarvSegModel
+from ...modeling.model import LarvSegModel
+from ..errors import ResumeError
 
 CHECKPOINT_DIR = "checkpoints"
 MODEL_DIR = "model"
 LATEST = "latest"
 
 
-class ResumeError(RuntimeError):
-    """No usable training checkpoint where resume looked."""
-
-
 def rng_state() -> dict[str, Any]:
-    """Python, numpy, torch (and CUDA) random states."""
+    """Python, numpy, torch (and CUDA) random states as tensors, lists and numbers."""
+    version, internal, gauss = random.getstate()
+    kind, keys, position, has_gauss, cached = np.random.get_state(legacy=True)
     state: dict[str, Any] = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "python": [version, list(internal), gauss],
+        "numpy": [kind, torch.from_numpy(np.asarray(keys, np.int64)), position, has_gauss, cached],
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -48,8 +49,10 @@ def rng_state() -> dict[str, Any]:
 
 def set_rng_state(state: dict[str, Any]) -> None:
     """Restore what `rng_state` captured."""
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, position, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, cached))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -117,10 +120,20 @@ def find_checkpoint(path: str | Path) -> Path:
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a training state written by `save_checkpoint` (onto CPU)."""
+    """Read a training state written by `save_checkpoint` (onto CPU).
+
+    Only tensors and plain data are read (`weights_only=True`): a file holding any
+    other pickled object is refused with a `ResumeError`, as it could run code.
+    """
     file = find_checkpoint(path)
     try:
-        state = torch.load(file, map_location="cpu", weights_only=False)
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ResumeError(
+            f"{file} holds Python objects other than tensors and plain data; larvseg does not "
+            "unpickle them (that could run arbitrary code). Only resume from checkpoints "
+            "larvseg-train wrote"
+        ) from err
     except Exception as err:  # corrupt or truncated file: torch raises various types
         raise ResumeError(f"cannot read training checkpoint {file}: {err}") from err
     if not isinstance(state, dict) or "iteration" not in state:

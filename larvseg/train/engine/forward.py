@@ -1,8 +1,8 @@
-"""One training step's forward over a mixed batch: every source, every loss term.
+"""The forward pass of one training iteration over a mixed batch: every source, every loss term.
 
 The whole multi-source forward is one `nn.Module.forward`, so DistributedDataParallel
 sees exactly one forward per backward. Each source is scored over its own classes,
-or, with class sampling (method.md 4b), over the classes present in its batch plus
+or, with class sampling (docs/method.md), over the classes present in its batch plus
 `num_sample_class` random others, with its targets remapped into that sample.
 """
 
@@ -14,18 +14,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..classifier import CosineClassifier
-from ..model import LarvSegModel
-from .losses import CAClassifierLoss, image_label_loss, segmentation_loss
-from .memory_bank import MemoryBank
-from .transforms import IGNORE_INDEX
+from ...modeling.model import LarvSegModel
+from ..ca.attention import BankUpdate, CAClassifierLoss
+from ..ca.memory_bank import MemoryBank
+from ..data.formats import IGNORE_INDEX
+from ..losses import image_label_loss, segmentation_loss
 
 Batch = dict[str, Any]
 
 
 @dataclass(frozen=True)
-class SourcePlan:
-    """What the step needs to know about one data source.
+class SourceSpec:
+    """What the forward pass needs to know about one data source.
 
     Attributes:
         name: source name (the key of its batch and the prefix of its loss terms).
@@ -49,7 +49,7 @@ class SourcePlan:
 
 
 def sample_classes(
-    batch: Batch, plan: SourcePlan, extra: int, generator: torch.Generator
+    batch: Batch, spec: SourceSpec, extra: int, generator: torch.Generator
 ) -> tuple[torch.Tensor, Batch]:
     """Source-class indices to score `(C',)` and the batch with targets remapped into them.
 
@@ -57,12 +57,12 @@ def sample_classes(
     present in the batch, then `extra` others drawn with `generator`; ignored target
     pixels (`IGNORE_INDEX`) and label padding (-1) stay -1.
     """
-    num = plan.class_ids.numel()
-    if not plan.sample:
+    num = spec.class_ids.numel()
+    if not spec.sample:
         return torch.arange(num), batch
-    key = "labels" if plan.image_level else "target"
+    key = "labels" if spec.image_level else "target"
     values = batch[key]
-    valid = values >= 0 if plan.image_level else values != IGNORE_INDEX
+    valid = values >= 0 if spec.image_level else values != IGNORE_INDEX
     present = torch.unique(values[valid]).cpu()
     absent = torch.ones(num, dtype=torch.bool)
     absent[present] = False
@@ -76,12 +76,12 @@ def sample_classes(
     return local, {**batch, key: remapped}
 
 
-class StepModule(nn.Module):
-    """`forward(batches, classes, bank)` -> (loss terms, bank updates) for one step.
+class MultiSourceForward(nn.Module):
+    """`forward(batches, classes, bank)` -> (loss terms, bank updates) of one iteration.
 
     Args:
         model: the cosine LarvSegModel being trained.
-        plans: one `SourcePlan` per source, in config order.
+        sources: one `SourceSpec` per source, in config order.
         ca_loss: the CA-Classifier loss, or None when CA is off.
         autocast: run the forward under bf16 autocast (CUDA only).
     """
@@ -89,42 +89,41 @@ class StepModule(nn.Module):
     def __init__(
         self,
         model: LarvSegModel,
-        plans: list[SourcePlan],
+        sources: list[SourceSpec],
         ca_loss: CAClassifierLoss | None,
         autocast: bool,
     ) -> None:
         super().__init__()
         self.model = model
-        self.plans = plans
+        self.sources = sources
         self.ca_loss = ca_loss
         self.autocast = autocast
 
     def forward(
         self, batches: dict[str, Batch], classes: dict[str, torch.Tensor], bank: MemoryBank | None
-    ) -> tuple[dict[str, torch.Tensor], list[tuple[torch.Tensor, torch.Tensor]]]:
+    ) -> tuple[dict[str, torch.Tensor], list[BankUpdate]]:
         """Unweighted loss terms `{"<source>/<seg|cls|aux>": scalar}` and pending bank
         updates `[(model class ids (P,), entries (P, d))]` (not applied).
 
         `classes[name]` are the source-class indices scored for that source `(C',)`.
         """
-        classifier = self.model.classifier
-        assert isinstance(classifier, CosineClassifier)
+        classifier = self.model.cosine_classifier
         terms: dict[str, torch.Tensor] = {}
-        updates: list[tuple[torch.Tensor, torch.Tensor]] = []
-        device_type = batches[self.plans[0].name]["image"].device.type
-        for plan in self.plans:
-            batch = batches[plan.name]
-            model_ids = plan.class_ids.to(batch["image"].device)[classes[plan.name]]
+        updates: list[BankUpdate] = []
+        device_type = batches[self.sources[0].name]["image"].device.type
+        for source in self.sources:
+            batch = batches[source.name]
+            model_ids = source.class_ids.to(batch["image"].device)[classes[source.name]]
             with torch.autocast(device_type, torch.bfloat16, enabled=self.autocast):
                 features = self.model.forward_features(batch["image"])
                 pixels, cosine = classifier.cosine(features, model_ids)
                 logits = classifier.normalize_scores(cosine)
-            if not plan.image_level:
-                terms[f"{plan.name}/seg"] = segmentation_loss(logits.float(), batch["target"])
+            if not source.image_level:
+                terms[f"{source.name}/seg"] = segmentation_loss(logits.float(), batch["target"])
                 continue
             labels = batch["labels"]
-            terms[f"{plan.name}/cls"] = image_label_loss(logits.float(), labels)
-            if self.ca_loss is not None and bank is not None and plan.aux_weight > 0:
+            terms[f"{source.name}/cls"] = image_label_loss(logits.float(), labels)
+            if self.ca_loss is not None and bank is not None and source.aux_weight > 0:
                 aux, update = self.ca_loss(
                     pixels.float(),
                     cosine.float(),
@@ -132,19 +131,18 @@ class StepModule(nn.Module):
                     labels,
                     model_ids,
                     bank,
-                    single_label=plan.kind == "singlelabel",
                 )
-                terms[f"{plan.name}/aux"] = aux
+                terms[f"{source.name}/aux"] = aux
                 updates.append(update)
         return terms, updates
 
     def weights(self) -> dict[str, float]:
         """The weight of every loss term name `forward` can return."""
         out: dict[str, float] = {}
-        for plan in self.plans:
-            if plan.image_level:
-                out[f"{plan.name}/cls"] = plan.loss_weight
-                out[f"{plan.name}/aux"] = plan.aux_weight
+        for source in self.sources:
+            if source.image_level:
+                out[f"{source.name}/cls"] = source.loss_weight
+                out[f"{source.name}/aux"] = source.aux_weight
             else:
-                out[f"{plan.name}/seg"] = plan.loss_weight
+                out[f"{source.name}/seg"] = source.loss_weight
         return out

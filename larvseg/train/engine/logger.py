@@ -10,6 +10,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from ..errors import TrainConfigError
+
 
 class TrainLogger:
     """Rank-0 logger. `log(iteration, values)` every `log_every` iterations.
@@ -35,13 +37,11 @@ class TrainLogger:
         self.jsonl = open(output_dir / "train_log.jsonl", "a", encoding="utf-8")  # noqa: SIM115
         self.bar = tqdm(total=total, initial=start, desc="train", dynamic_ncols=True)
         if tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.writer = SummaryWriter(str(output_dir / "tensorboard"))
+            self.writer = _tensorboard_writer(output_dir / "tensorboard")
 
     def log(self, iteration: int, values: dict[str, float]) -> None:
         """Record `values` (loss terms, lr) after `iteration` iterations."""
-        if not self.enabled:
+        if self.jsonl is None or self.bar is None:  # not rank 0
             return
         now = time.perf_counter()
         rate = (iteration - self.last_iteration) / max(now - self.last_time, 1e-9)
@@ -52,7 +52,6 @@ class TrainLogger:
             "it_per_s": rate,
             "elapsed_s": now - self.start_time,
         }
-        assert self.jsonl is not None and self.bar is not None
         self.jsonl.write(json.dumps(record) + "\n")
         self.jsonl.flush()
         self.bar.set_postfix({k: _short(v) for k, v in values.items()}, refresh=False)
@@ -85,3 +84,14 @@ class TrainLogger:
 
 def _short(value: float) -> str:
     return f"{value:.2e}" if abs(value) < 1e-2 and value != 0 else f"{value:.4f}"
+
+
+def _tensorboard_writer(folder: Path) -> Any:
+    """A TensorBoard `SummaryWriter` in `folder`; needs the `tensorboard` package."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter  # optional: the training extra
+    except ImportError as err:
+        raise TrainConfigError(
+            'tensorboard: true needs the tensorboard package: pip install "larvseg[training]"'
+        ) from err
+    return SummaryWriter(str(folder))

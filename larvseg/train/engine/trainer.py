@@ -1,6 +1,6 @@
 """The training loop: mixed batches, SGD with a poly schedule, CA bank updates, checkpoints.
 
-`Trainer(config, datasets).train()` runs (or resumes) a whole run in this process;
+`Trainer(config).train()` runs (or resumes) a whole run in this process;
 under `torchrun` every rank runs it, with sharded sampling, DDP gradients and bank
 updates gathered from all ranks so every rank holds the same memory bank.
 """
@@ -15,43 +15,26 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..classifier import CosineClassifier
-from ..config import ModelConfig
-from ..model import LarvSegModel
+from ...config import ModelConfig
+from ...modeling.model import LarvSegModel
+from ...vocab.table import missing_wnids, wnid_positions
+from ..ca.attention import BankUpdate, CAClassifierLoss
+from ..ca.memory_bank import MemoryBank
+from ..config import TrainConfig
+from ..data.dataset import SourceDataset, build_dataset
+from ..data.sampler import MixedBatchLoader
+from ..errors import DataError, TrainConfigError, TrainingError
+from ..seeding import derive_seed
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .config import TrainConfig, TrainConfigError
-from .data import DataError, MixedBatchLoader, SourceDataset, build_dataset
 from .distributed import DistInfo, all_reduce_sum, barrier, gather_rows, wrap_ddp
-from .init import build_training_model, input_normalisation, scratch_model
-from .log import TrainLogger
-from .losses import CAClassifierLoss
-from .memory_bank import MemoryBank
-from .step import SourcePlan, StepModule, sample_classes
-
-
-class TrainingError(RuntimeError):
-    """Training cannot go on (e.g. a loss term became NaN or infinite)."""
-
-
-def poly_lr(iteration: int, config: TrainConfig) -> float:
-    """mmseg's poly schedule: `(lr - min_lr) * (1 - it / iterations) ** power + min_lr`."""
-    optim = config.optim
-    progress = min(iteration / optim.iterations, 1.0)
-    return (optim.lr - optim.min_lr) * (1.0 - progress) ** optim.power + optim.min_lr
-
-
-def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """SGD with momentum or AdamW over all parameters, as `config.optim.name` says."""
-    optim = config.optim
-    if optim.name == "adamw":
-        return torch.optim.AdamW(model.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
-    return torch.optim.SGD(
-        model.parameters(), lr=optim.lr, momentum=optim.momentum, weight_decay=optim.weight_decay
-    )
+from .forward import MultiSourceForward, SourceSpec, sample_classes
+from .logger import TrainLogger
+from .optim import build_optimizer, poly_lr
+from .warm_start import build_training_model, input_normalisation, scratch_model
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, numpy and torch (all devices)."""
+    """Seed Python's, numpy's and torch's global generators (all devices)."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -105,24 +88,24 @@ class Trainer:
         self._validate()
         self.model = self._build_model(state, vocabulary(config, self.datasets)).to(self.device)
         self.iteration = 0 if state is None else int(state["iteration"])
-        self.plans = self._plans()
-        classifier = self.model.classifier
-        assert isinstance(classifier, CosineClassifier), "training needs a cosine model"
-        self.bank_dim = int(classifier.class_embed.shape[1])
+        self.sources = self._source_specs()
+        self.bank_dim = int(self.model.cosine_classifier.class_embed.shape[1])
         self.bank: MemoryBank | None = None
         ca_loss = None
-        if config.ca.enabled and any(plan.image_level for plan in self.plans):
+        if config.ca.enabled and any(source.image_level for source in self.sources):
             ca = config.ca
             self.bank = MemoryBank(
                 len(self.model.config.categories), self.bank_dim, ca.bank_size, ca.topk
             )
             self.bank.to(self.device)
             ca_loss = CAClassifierLoss(
-                score_threshold=ca.score_threshold, diff_threshold=ca.diff_threshold, top5=ca.top5
+                score_threshold=ca.score_threshold,
+                diff_threshold=ca.diff_threshold,
+                background_topk=ca.background_topk,
             )
         autocast = config.precision == "bf16" and self.device.type == "cuda"
-        self.step_module = StepModule(self.model, self.plans, ca_loss, autocast)
-        self.ddp = wrap_ddp(self.step_module, self.info, self.device)
+        self.forward = MultiSourceForward(self.model, self.sources, ca_loss, autocast)
+        self.ddp = wrap_ddp(self.forward, self.info, self.device)
         self.optimizer = build_optimizer(self.model, config)
         if state is not None:
             self._restore(state)
@@ -162,19 +145,19 @@ class Trainer:
             print(report)
         return model
 
-    def _plans(self) -> list[SourcePlan]:
-        index = {wnid: i for i, wnid in enumerate(self.model.config.categories)}
-        plans = []
+    def _source_specs(self) -> list[SourceSpec]:
+        specs = []
         for source, dataset in zip(self.config.data.sources, self.datasets, strict=True):
-            missing = [w for w in dataset.classes if w not in index]
+            positions = wnid_positions(self.model.config.categories, dataset.classes)
+            missing = missing_wnids(positions, dataset.classes)
             if missing:
                 raise TrainConfigError(
-                    f"data source {source.name!r}: classes {missing[:5]} (of {len(missing)}) are "
-                    f"not in the model vocabulary (model.classes, or the resumed model's)"
+                    f"data source {source.name!r}: classes {missing[:5]} (of {len(missing)}) "
+                    f"are not in the model vocabulary (model.classes, or the resumed model's)"
                 )
-            ids = torch.tensor([index[w] for w in dataset.classes], dtype=torch.long)
-            plans.append(
-                SourcePlan(
+            ids = torch.from_numpy(positions)
+            specs.append(
+                SourceSpec(
                     source.name,
                     source.kind,
                     ids,
@@ -183,7 +166,7 @@ class Trainer:
                     self.config.sampling_on(len(ids)),
                 )
             )
-        return plans
+        return specs
 
     def _restore(self, state: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
@@ -249,19 +232,19 @@ class Trainer:
             for name, batch in batches.items()
         }
         generator = torch.Generator().manual_seed(
-            (self.config.seed * 1_000_003 + self.iteration) * 1009 + self.info.rank
+            derive_seed(self.config.seed, "classes", self.iteration, self.info.rank)
         )
         classes: dict[str, torch.Tensor] = {}
-        for plan in self.plans:
-            classes[plan.name], batches[plan.name] = sample_classes(
-                batches[plan.name], plan, self.config.class_sampling.num_sample_class, generator
+        for source in self.sources:
+            classes[source.name], batches[source.name] = sample_classes(
+                batches[source.name], source, self.config.class_sampling.num_sample_class, generator
             )
         lr = poly_lr(self.iteration, self.config)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         terms, updates = self.ddp(batches, classes, self.bank)
         self._check_finite(terms)
-        weights = self.step_module.weights()
+        weights = self.forward.weights()
         total = sum(
             (weights[name] * value for name, value in terms.items()),
             torch.zeros((), device=self.device),
@@ -288,7 +271,7 @@ class Trainer:
                 f"good checkpoint is in {self.output_dir / 'checkpoints'} (if one was written)"
             )
 
-    def _update_bank(self, updates: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+    def _update_bank(self, updates: list[BankUpdate]) -> None:
         """Apply this step's bank updates from all ranks, in rank order, on every rank."""
         if self.bank is None:
             return

@@ -18,14 +18,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..classifier import CosineClassifier, LinearClassifier
-from ..config import IMAGENET_MEAN, IMAGENET_STD, ModelConfig
-from ..hub import config_from_timm, load_model, read_config
-from ..model import LarvSegModel
-
-
-class InitError(ValueError):
-    """The requested initialisation cannot produce the requested model."""
+from ... import hub
+from ...config import IMAGENET_MEAN, IMAGENET_STD, ModelConfig
+from ...modeling.classifier import LinearClassifier
+from ...modeling.model import LarvSegModel
+from ...modeling.timm_convert import checkpoint_config
+from ...vocab.table import wnid_positions
+from ..errors import WarmStartError
 
 
 @dataclass(frozen=True)
@@ -48,8 +47,7 @@ def input_normalisation(init: str | None) -> tuple[tuple[float, ...], tuple[floa
     `init` None (from scratch) the `ModelConfig` defaults (ImageNet's)."""
     if init is None:
         return IMAGENET_MEAN, IMAGENET_STD
-    raw = read_config(init)
-    config = config_from_timm(raw) if "architecture" in raw else ModelConfig.from_dict(raw)
+    config = checkpoint_config(hub.read_config(init), init)
     return config.mean, config.std
 
 
@@ -64,12 +62,12 @@ def build_training_model(
         embed_dim: cosine width `d`; None = backbone width (timm) or the checkpoint's.
         image_size: inference size recorded in the new model's config.
     """
-    source = load_model(init)
-    if isinstance(source.classifier, LinearClassifier):
-        model = _from_linear(source, classes, embed_dim, image_size, init)
+    source = LarvSegModel.from_pretrained(init)
+    head = source.classifier
+    if isinstance(head, LinearClassifier):
+        model = _from_linear(source, head, classes, embed_dim, image_size, init)
     else:
         model = _from_cosine(source, classes, embed_dim, image_size, init)
-    assert isinstance(model.classifier, CosineClassifier)
     matched = _copy_class_rows(source, model)
     return model.train(), InitReport(init, matched, len(classes))
 
@@ -99,16 +97,19 @@ def scratch_model(
 
 
 def _from_linear(
-    source: LarvSegModel, classes: list[str], embed_dim: int | None, size: int, init: str
+    source: LarvSegModel,
+    head: LinearClassifier,
+    classes: list[str],
+    embed_dim: int | None,
+    size: int,
+    init: str,
 ) -> LarvSegModel:
     width = source.backbone.width
     if embed_dim not in (None, width):
-        raise InitError(
+        raise WarmStartError(
             f"model.embed_dim={embed_dim} but {init!r} is a timm classifier of width {width}: "
             f"its head rows initialise the classes only with embed_dim null or {width}"
         )
-    head = source.classifier
-    assert isinstance(head, LinearClassifier)
     norm: nn.Module = head.norm
     kwargs = dict(source.config.backbone_kwargs)
     if not isinstance(norm, nn.Identity):  # 'avg'-pool models norm in fc_norm: move it
@@ -126,8 +127,7 @@ def _from_linear(
     if not isinstance(norm, nn.Identity):
         state.update({f"vit.norm.{k}": v for k, v in norm.state_dict().items()})
     model.backbone.load_state_dict(state, strict=True)
-    classifier = model.classifier
-    assert isinstance(classifier, CosineClassifier)
+    classifier = model.cosine_classifier
     with torch.no_grad():
         classifier.patch_proj.copy_(torch.eye(width))
         classifier.class_proj.copy_(torch.eye(width))
@@ -139,31 +139,31 @@ def _from_cosine(
 ) -> LarvSegModel:
     config: ModelConfig = source.config
     if embed_dim not in (None, config.embed_dim or source.backbone.width):
-        raise InitError(
+        raise WarmStartError(
             f"model.embed_dim={embed_dim} differs from the embedding width of checkpoint {init!r}"
         )
     model = LarvSegModel(replace(config, categories=list(classes), image_size=size))
     state = {k: v for k, v in source.state_dict().items() if k != "classifier.class_embed"}
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing != ["classifier.class_embed"] or unexpected:
-        raise InitError(f"checkpoint {init!r} does not fit its own config: {missing} {unexpected}")
+        raise WarmStartError(
+            f"checkpoint {init!r} does not fit its own config: {missing} {unexpected}"
+        )
     return model
 
 
 def _copy_class_rows(source: LarvSegModel, model: LarvSegModel) -> int:
     """Copy the source's class vectors (head rows or embeddings) of shared wnids; count them."""
-    index = {wnid: i for i, wnid in enumerate(source.config.categories)}
-    pairs = [(i, index[w]) for i, w in enumerate(model.config.categories) if w in index]
-    if not pairs:
+    positions = torch.from_numpy(wnid_positions(source.config.categories, model.config.categories))
+    dst = torch.nonzero(positions >= 0).squeeze(1)
+    if dst.numel() == 0:
         return 0
     rows = (
         source.classifier.head.weight
         if isinstance(source.classifier, LinearClassifier)
-        else (source.classifier.class_embed)
+        else source.cosine_classifier.class_embed
     )
-    target = model.classifier
-    assert isinstance(target, CosineClassifier)
-    dst, src = (torch.tensor(x) for x in zip(*pairs, strict=True))
+    target = model.cosine_classifier
     with torch.no_grad():
-        target.class_embed[dst] = rows.detach()[src].to(target.class_embed.dtype)
-    return len(pairs)
+        target.class_embed[dst] = rows.detach()[positions[dst]].to(target.class_embed.dtype)
+    return int(dst.numel())

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .transforms import IGNORE_INDEX
+from ..data.formats import IGNORE_INDEX
 
 
 class ConfusionMatrix:

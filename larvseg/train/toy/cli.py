@@ -6,7 +6,7 @@ import argparse
 import sys
 from dataclasses import fields
 
-from .toy import ToySpec, ToySpecError, generate
+from .generate import ToySpec, ToySpecError, generate
 
 EPILOG = """\
 example:

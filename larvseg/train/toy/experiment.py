@@ -7,7 +7,6 @@ table; docs/toy-benchmark.md describes the benchmark.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -16,12 +15,16 @@ from typing import Any
 
 import torch
 
-from ..datasets.toy import read_manifest
-from .config import TrainConfig
-from .data import DataSourceConfig, build_dataset
-from .diagnostics import AttentionShare, attention_share
-from .engine import Trainer
-from .evaluate import evaluate, model_class_ids
+from ...dataclass_io import read_dataclass, to_plain
+from ...vocab.table import wnid_positions
+from ..ca.diagnostics import AttentionShare, attention_share
+from ..config import DataSourceConfig, TrainConfig
+from ..data.dataset import build_dataset
+from ..engine.trainer import Trainer
+from ..errors import TrainConfigError
+from ..evaluation.runner import evaluate
+from ..schema import load_config
+from .generate import read_manifest
 
 DATA_PLACEHOLDER = "data/toy"
 """The data root the `configs/toy` files name; `with_data_root` replaces it."""
@@ -79,12 +82,13 @@ class ToyRunResult:
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Plain data for JSON."""
+        return to_plain(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ToyRunResult:
-        attention = {k: AttentionShare(**v) for k, v in data["attention"].items()}
-        return cls(**{**data, "attention": attention})
+        """Read back what `to_dict` wrote."""
+        return read_dataclass(cls, data, error=TrainConfigError)
 
 
 def with_data_root(config: TrainConfig, root: str | Path) -> TrainConfig:
@@ -127,7 +131,7 @@ def run_toy(
     """
     root = Path(data_root)
     start = time.perf_counter()
-    config = TrainConfig.load(config_path, [f"seed={seed}", f"output_dir={output_dir}", *overrides])
+    config = load_config(config_path, [f"seed={seed}", f"output_dir={output_dir}", *overrides])
     config = with_data_root(config, root)
     _, classes = read_manifest(root)
     novel_wnids = {c.wnid for c in classes if c.role == "novel"}
@@ -137,9 +141,9 @@ def run_toy(
     scenes = build_dataset(_scene_masks(root), mean, std, train=False)
     read = (scenes[i] for i in range(min(DIAGNOSTIC_IMAGES, len(scenes))))
     items = [item for item in read if item is not None]
-    scene_ids = model_class_ids(model.config.categories, scenes.classes, "scenes")
+    scene_ids = torch.from_numpy(wnid_positions(model.config.categories, scenes.classes))
     scene_novel = torch.tensor([w in novel_wnids for w in scenes.classes])
-    ca_loss = trainer.step_module.ca_loss
+    ca_loss = trainer.forward.ca_loss
     attention = {}
     total = config.optim.iterations
     for phase, share in PHASES:
@@ -150,9 +154,8 @@ def run_toy(
             )
     val = config.data.eval_sources[0]
     dataset = build_dataset(val, mean, std, train=False)
-    val_ids = model_class_ids(model.config.categories, dataset.classes, val.name)
     base = [w not in novel_wnids for w in dataset.classes]
-    result = evaluate(model, dataset, val_ids, base, progress=False, name=val.name)
+    result = evaluate(model, dataset, base, progress=False, name=val.name)
     miou = {"all": result.miou, "base": result.miou_base, "novel": result.miou_novel}
     return ToyRunResult(
         method=Path(config_path).stem,

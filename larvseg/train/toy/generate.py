@@ -26,7 +26,7 @@ they were.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,10 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from ..wordnet_table import WordNetTable
+from ...dataclass_io import read_dataclass
+from ...errors import LarvSegError
+from ...vocab.table import WordNetTable
+from ..seeding import seed_sequence
 from .textures import Pattern, central_blob, paint, pattern_catalogue, voronoi_layout
 
 SYNSETS = (
@@ -48,7 +51,7 @@ SPLITS = {"base": 1, "scenes": 2, "objects": 3, "val": 4}
 LAYOUT_TRIES = 30
 
 
-class ToySpecError(ValueError):
+class ToySpecError(LarvSegError, ValueError):
     """A toy dataset specification that cannot be generated; names the parameter."""
 
 
@@ -99,11 +102,7 @@ class ToySpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ToySpec:
         """Read back `asdict(spec)` (e.g. from manifest.json)."""
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ToySpecError(f"unknown toy spec keys {unknown}; expected some of {sorted(names)}")
-        return cls(**data)
+        return read_dataclass(cls, data, error=ToySpecError)
 
 
 @dataclass(frozen=True)
@@ -123,14 +122,15 @@ def toy_classes(spec: ToySpec) -> list[ToyClass]:
     out = []
     for i, name in enumerate(SYNSETS[: spec.num_base + spec.num_novel]):
         row = table.row_of_name(name)
-        assert row is not None, f"{name} is missing from the packaged WordNet table"
+        if row is None:
+            raise ToySpecError(f"{name} is missing from the packaged WordNet table")
         role = "base" if i < spec.num_base else "novel"
         out.append(ToyClass(table.records[row].wnid, name, role, patterns[i]))
     return out
 
 
 def _rng(spec: ToySpec, split: str, index: int) -> np.random.Generator:
-    return np.random.default_rng([spec.seed, SPLITS[split], index])
+    return np.random.default_rng(seed_sequence(spec.seed, SPLITS[split], index))
 
 
 def _scene(
@@ -246,5 +246,5 @@ def read_manifest(root: str | Path) -> tuple[ToySpec, list[ToyClass]]:
     if not path.is_file():
         raise ToySpecError(f"{root} holds no toy dataset (no manifest.json); run larvseg-toy")
     data = json.loads(path.read_text(encoding="utf-8"))
-    classes = [ToyClass(**{**c, "pattern": Pattern(**c["pattern"])}) for c in data["classes"]]
+    classes = [read_dataclass(ToyClass, c, error=ToySpecError) for c in data["classes"]]
     return ToySpec.from_dict(data["spec"]), classes

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from larvseg.train.memory_bank import MemoryBank
+from larvseg.train.ca.memory_bank import MemoryBank
 
 
 class NaiveBank:

@@ -1,19 +1,24 @@
-"""Small on-disk training sources for the data-layer tests (written into tmp folders)."""
+"""Small on-disk training sources for the data-layer tests (written into tmp folders).
+
+Each writer is a factory fixture: a test asks for `ade_layout` and calls it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from larvseg.train.data import DataSourceConfig
+from larvseg.train.config import DataSourceConfig
 
-WNIDS = [f"n0{i:07d}" for i in range(1, 11)]
-MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+WNIDS = [f"n0{i:07d}" for i in range(1, 11)]  # the classes `ade_source` lists (first 8)
 
 
-def write_pair(image: Path, label: Path, values: np.ndarray, seed: int = 0) -> None:
+def _write_pair(image: Path, label: Path, values: np.ndarray, seed: int = 0) -> None:
     """A random RGB JPEG and a mode-L label PNG holding `values` `(H, W)`."""
     rng = np.random.default_rng(seed)
     image.parent.mkdir(parents=True, exist_ok=True)
@@ -23,7 +28,7 @@ def write_pair(image: Path, label: Path, values: np.ndarray, seed: int = 0) -> N
     Image.fromarray(values.astype(np.uint8), mode="L").save(label)
 
 
-def label_values(h: int = 48, w: int = 64, values: tuple[int, ...] = (0, 3, 7)) -> np.ndarray:
+def _label_values(h: int = 48, w: int = 64, values: tuple[int, ...] = (0, 3, 7)) -> np.ndarray:
     """A label map made of vertical bands of `values`."""
     bands = np.array_split(np.arange(w), len(values))
     out = np.zeros((h, w), dtype=np.int64)
@@ -32,20 +37,20 @@ def label_values(h: int = 48, w: int = 64, values: tuple[int, ...] = (0, 3, 7)) 
     return out
 
 
-def ade_layout(root: Path, count: int = 3, values: tuple[int, ...] = (0, 3, 7)) -> Path:
+def _ade_layout(root: Path, count: int = 3, values: tuple[int, ...] = (0, 3, 7)) -> Path:
     """ADEChallengeData2016 layout: images/training/*.jpg + annotations/training/*.png."""
     for i in range(count):
         name = f"ADE_train_{i + 1:08d}"
-        write_pair(
+        _write_pair(
             root / "images/training" / f"{name}.jpg",
             root / "annotations/training" / f"{name}.png",
-            label_values(values=values),
+            _label_values(values=values),
             seed=i,
         )
     return root
 
 
-def ade_source(root: Path, **overrides: object) -> DataSourceConfig:
+def _ade_source(root: Path, **overrides: object) -> DataSourceConfig:
     """A segmentation source over `ade_layout(root)` with 8 label values, reduce_zero_label."""
     fields: dict = {
         "name": "ade",
@@ -59,10 +64,46 @@ def ade_source(root: Path, **overrides: object) -> DataSourceConfig:
     return DataSourceConfig(**{**fields, **overrides})
 
 
-def imagenet_tree(root: Path, sources: list[Path]) -> Path:
+def _imagenet_tree(root: Path, sources: list[Path]) -> Path:
     """An ImageNet folder tree `root/<wnid>/<name>.JPEG` of symlinks to `<wnid>_<name>.JPEG`."""
     for source in sources:
         wnid, name = source.name.split("_", 1)
         (root / wnid).mkdir(parents=True, exist_ok=True)
         (root / wnid / name).symlink_to(source.resolve())
     return root
+
+
+@pytest.fixture()
+def write_pair() -> Callable[..., None]:
+    """Factory: `write_pair(image, label, values, seed=0)`, a random JPEG + mode-L label PNG."""
+    return _write_pair
+
+
+@pytest.fixture()
+def label_values() -> Callable[..., np.ndarray]:
+    """Factory: `label_values(h=48, w=64, values=(0, 3, 7))`, a map of vertical bands."""
+    return _label_values
+
+
+@pytest.fixture()
+def ade_layout() -> Callable[..., Path]:
+    """Factory: `ade_layout(root, count=3, values=(0, 3, 7))`, ADEChallengeData2016 layout."""
+    return _ade_layout
+
+
+@pytest.fixture()
+def ade_source() -> Callable[..., DataSourceConfig]:
+    """Factory: `ade_source(root, **overrides)`, a segmentation source over `ade_layout`."""
+    return _ade_source
+
+
+@pytest.fixture()
+def imagenet_tree() -> Callable[..., Path]:
+    """Factory: `imagenet_tree(root, photos)`, `root/<wnid>/<name>.JPEG` symlinks."""
+    return _imagenet_tree
+
+
+@pytest.fixture()
+def source_wnids() -> list[Any]:
+    """The wnids the sources of `ade_source` list (label value i + 1 -> wnid i)."""
+    return list(WNIDS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from larvseg.train.transforms import (
+from larvseg.train.data.augment import (
     IGNORE_INDEX,
     augment,
     pad_to,

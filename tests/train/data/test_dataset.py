@@ -5,24 +5,16 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 from timm.data import ImageNetInfo
-from train_data_helpers import (
-    MEAN,
-    STD,
-    WNIDS,
-    ade_layout,
-    ade_source,
-    imagenet_tree,
-    label_values,
-    write_pair,
-)
 
-from larvseg.train.data import (
+from larvseg.train.data.augment import IGNORE_INDEX
+from larvseg.train.data.dataset import (
     DataError,
     DataSourceConfig,
     SourceDataset,
@@ -30,8 +22,9 @@ from larvseg.train.data import (
     collate,
     read_label_map,
 )
-from larvseg.train.metrics import ConfusionMatrix
-from larvseg.train.transforms import IGNORE_INDEX
+from larvseg.train.evaluation.metrics import ConfusionMatrix
+
+MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
 
 
 def built(config: DataSourceConfig, train: bool = True) -> SourceDataset:
@@ -49,22 +42,33 @@ def ade_full_class_indices(folder: Path) -> set[int]:
     return present
 
 
-def test_reduce_zero_label_maps_0_3_7_to_ignore_2_6(tmp_path: Path) -> None:
+def test_reduce_zero_label_maps_0_3_7_to_ignore_2_6(
+    ade_layout: Any, ade_source: Any, source_wnids: Any, tmp_path: Path
+) -> None:
     dataset = built(ade_source(ade_layout(tmp_path)), train=False)
     sample = dataset[0]
     assert sample is not None and sample["image"].shape == (3, 48, 64)
     assert set(sample["target"].unique().tolist()) == {IGNORE_INDEX, 2, 6}
-    assert dataset.classes == WNIDS[:8]
+    assert dataset.classes == source_wnids[:8]
 
 
-def test_coco_stuff_layout_with_unused_values_and_on_disk_255_ignored(tmp_path: Path) -> None:
+def test_coco_stuff_layout_with_unused_values_and_on_disk_255_ignored(
+    write_pair: Any, label_values: Any, source_wnids: Any, tmp_path: Path
+) -> None:
     values = label_values(values=(0, 2, 5, 255))
     write_pair(
         tmp_path / "images/train2017/000000000009.jpg",
         tmp_path / "stuffthingmaps/train2017/000000000009.png",
         values,
     )
-    classes = [WNIDS[0], None, WNIDS[2], "", WNIDS[0], WNIDS[5]]  # 1, 3 unused; 4 repeats 0
+    classes = [
+        source_wnids[0],
+        None,
+        source_wnids[2],
+        "",
+        source_wnids[0],
+        source_wnids[5],
+    ]  # 1, 3 unused; 4 repeats 0
     config = DataSourceConfig(
         "coco_stuff",
         "segmentation",
@@ -74,20 +78,24 @@ def test_coco_stuff_layout_with_unused_values_and_on_disk_255_ignored(tmp_path: 
         crop_size=32,
     )
     dataset = built(config, train=False)
-    assert dataset.classes == [WNIDS[0], WNIDS[2], WNIDS[5]]
+    assert dataset.classes == [source_wnids[0], source_wnids[2], source_wnids[5]]
     sample = dataset[0]
     assert sample is not None
     assert set(sample["target"].unique().tolist()) == {0, 1, 2, IGNORE_INDEX}
 
 
-def test_out_of_range_value_fails_validation_naming_file_and_value(tmp_path: Path) -> None:
+def test_out_of_range_value_fails_validation_naming_file_and_value(
+    ade_layout: Any, ade_source: Any, tmp_path: Path
+) -> None:
     ade_layout(tmp_path, count=2, values=(0, 3, 9))
     dataset = build_dataset(ade_source(tmp_path), MEAN, STD)
     with pytest.raises(DataError, match=r"ADE_train_0000000[12]\.png has values \[9\]"):
         dataset.validate()
 
 
-def test_missing_folder_empty_source_and_unpaired_files(tmp_path: Path) -> None:
+def test_missing_folder_empty_source_and_unpaired_files(
+    ade_layout: Any, ade_source: Any, tmp_path: Path
+) -> None:
     with pytest.raises(
         DataError, match=r"'ade': image folder .*nowhere/images/training does not exist"
     ):
@@ -102,7 +110,9 @@ def test_missing_folder_empty_source_and_unpaired_files(tmp_path: Path) -> None:
         build_dataset(ade_source(tmp_path / "unpaired"), MEAN, STD)
 
 
-def test_size_mismatch_and_rgb_label_maps_fail_validation(tmp_path: Path) -> None:
+def test_size_mismatch_and_rgb_label_maps_fail_validation(
+    ade_layout: Any, ade_source: Any, tmp_path: Path
+) -> None:
     ade_layout(tmp_path, count=1)
     label = tmp_path / "annotations/training/ADE_train_00000001.png"
     Image.new("L", (10, 10)).save(label)
@@ -113,7 +123,9 @@ def test_size_mismatch_and_rgb_label_maps_fail_validation(tmp_path: Path) -> Non
         built(ade_source(tmp_path))
 
 
-def test_corrupt_image_is_skipped_and_counted(tmp_path: Path) -> None:
+def test_corrupt_image_is_skipped_and_counted(
+    ade_layout: Any, ade_source: Any, tmp_path: Path
+) -> None:
     dataset = built(ade_source(ade_layout(tmp_path, count=2)))
     dataset.samples[1].image.write_bytes(b"not a jpeg")
     samples = [dataset[(0, 0)], dataset[(1, 1)]]
@@ -123,7 +135,9 @@ def test_corrupt_image_is_skipped_and_counted(tmp_path: Path) -> None:
     assert collate([None]) == {"skipped": 1, "paths": []}
 
 
-def test_same_draw_same_sample_other_draw_other_crop(tmp_path: Path) -> None:
+def test_same_draw_same_sample_other_draw_other_crop(
+    ade_layout: Any, ade_source: Any, tmp_path: Path
+) -> None:
     dataset = built(ade_source(ade_layout(tmp_path, count=1), crop_size=24))
     first, again, other = dataset[(0, 4)], dataset[(0, 4)], dataset[(0, 5)]
     assert first is not None and again is not None and other is not None
@@ -132,12 +146,14 @@ def test_same_draw_same_sample_other_draw_other_crop(tmp_path: Path) -> None:
     assert not torch.equal(first["image"], other["image"])
 
 
-def test_classes_file_and_config_errors(tmp_path: Path) -> None:
+def test_classes_file_and_config_errors(
+    ade_layout: Any, ade_source: Any, source_wnids: Any, tmp_path: Path
+) -> None:
     ade_layout(tmp_path, count=1)
     listing = tmp_path / "classes.txt"
-    listing.write_text("\n".join([*WNIDS[:3], "-", *WNIDS[4:8]]) + "\n")
+    listing.write_text("\n".join([*source_wnids[:3], "-", *source_wnids[4:8]]) + "\n")
     dataset = built(ade_source(tmp_path, classes=str(listing)), train=False)
-    assert dataset.classes == WNIDS[:3] + WNIDS[4:8]
+    assert dataset.classes == source_wnids[:3] + source_wnids[4:8]
     sample = dataset[0]
     assert sample is not None and set(sample["target"].unique().tolist()) == {IGNORE_INDEX, 2, 5}
     with pytest.raises(DataError, match="'ade': batch_size must be >= 1"):
@@ -146,7 +162,9 @@ def test_classes_file_and_config_errors(tmp_path: Path) -> None:
         ade_source(tmp_path, kind="detection")
 
 
-def test_segmentation_with_300_classes_16bit_map(tmp_path: Path) -> None:
+def test_segmentation_with_300_classes_16bit_map(
+    write_pair: Any, label_values: Any, tmp_path: Path
+) -> None:
     """More than 255 classes: raw 255 and 299 are real classes, -1 only where ignored."""
     wnids = ImageNetInfo("imagenet-21k-goog").label_names()[:300]
     listing = tmp_path / "classes.txt"
@@ -216,11 +234,11 @@ def test_segmentation_on_real_full_ade20k_maps(shared_data: Path) -> None:
     assert crop is not None and crop["target"].shape == (64, 64) and crop["target"].min() >= -1
 
 
-def test_multilabel_labels_file(tmp_path: Path) -> None:
+def test_multilabel_labels_file(ade_layout: Any, source_wnids: Any, tmp_path: Path) -> None:
     ade_layout(tmp_path, count=2)
     lines = [
-        {"image": "ADE_train_00000001.jpg", "labels": [WNIDS[3], WNIDS[1]]},
-        {"image": "ADE_train_00000002.jpg", "labels": [WNIDS[2]]},
+        {"image": "ADE_train_00000001.jpg", "labels": [source_wnids[3], source_wnids[1]]},
+        {"image": "ADE_train_00000002.jpg", "labels": [source_wnids[2]]},
     ]
     labels_file = tmp_path / "labels.jsonl"
     labels_file.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
@@ -232,7 +250,7 @@ def test_multilabel_labels_file(tmp_path: Path) -> None:
         crop_size=32,
     )
     dataset = built(config)
-    assert dataset.classes == [WNIDS[1], WNIDS[2], WNIDS[3]]
+    assert dataset.classes == [source_wnids[1], source_wnids[2], source_wnids[3]]
     batch = collate([dataset[(0, 0)], dataset[(1, 1)]])
     assert batch["labels"].tolist() == [[0, 2], [1, -1]] and "target" not in batch
     bad = DataSourceConfig(
@@ -240,7 +258,7 @@ def test_multilabel_labels_file(tmp_path: Path) -> None:
         "multilabel",
         str(tmp_path / "images/training"),
         labels_file=str(labels_file),
-        classes=[*WNIDS[:2]],
+        classes=[*source_wnids[:2]],
     )
     with pytest.raises(DataError, match=r"labels \['n00000004'\] .* not in `classes`"):
         build_dataset(bad, MEAN, STD)
@@ -276,7 +294,9 @@ def test_multilabel_from_real_full_ade20k_maps(shared_data: Path) -> None:
     assert set(crop["labels"].tolist()) <= set(whole["labels"].tolist())
 
 
-def test_singlelabel_real_imagenet_tree(tmp_path: Path, real_images: list[Path]) -> None:
+def test_singlelabel_real_imagenet_tree(
+    imagenet_tree: Any, source_wnids: Any, tmp_path: Path, real_images: list[Path]
+) -> None:
     tree = imagenet_tree(tmp_path / "imagenet", real_images)
     config = DataSourceConfig("imagenet", "singlelabel", str(tree), crop_size=320)
     dataset = built(config)
@@ -287,6 +307,6 @@ def test_singlelabel_real_imagenet_tree(tmp_path: Path, real_images: list[Path])
         assert sample is not None and sample["image"].shape == (3, 320, 320)
         wnid = Path(sample["path"]).parent.name
         assert dataset.classes[int(sample["labels"][0])] == wnid
-    other = DataSourceConfig("imagenet", "singlelabel", str(tree), classes=[*WNIDS])
+    other = DataSourceConfig("imagenet", "singlelabel", str(tree), classes=[*source_wnids])
     with pytest.raises(DataError, match=r"class folders .* are not in `classes`"):
         build_dataset(other, MEAN, STD)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
-from train_data_helpers import MEAN, STD, ade_layout, ade_source, imagenet_tree
 
-from larvseg.train.data import DataSourceConfig, build_dataset
-from larvseg.train.sampling import MixedBatchLoader, ShardedInfiniteSampler
+from larvseg.train.data.dataset import DataSourceConfig, build_dataset
+from larvseg.train.data.sampler import MixedBatchLoader, ShardedInfiniteSampler
+
+MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
 
 
 def steps(sampler: ShardedInfiniteSampler, count: int) -> list[list[tuple[int, int]]]:
@@ -52,7 +54,13 @@ def test_bad_sampler_arguments_are_refused() -> None:
 
 
 @pytest.fixture()
-def two_sources(tmp_path: Path, real_images: list[Path]) -> list:
+def two_sources(
+    tmp_path: Path,
+    real_images: list[Path],
+    ade_layout: Callable[..., Path],
+    ade_source: Callable[..., DataSourceConfig],
+    imagenet_tree: Callable[..., Path],
+) -> list:
     seg = build_dataset(ade_source(ade_layout(tmp_path / "ade"), batch_size=2), MEAN, STD)
     tree = imagenet_tree(tmp_path / "imagenet", real_images[:4])
     config = DataSourceConfig("imagenet", "singlelabel", str(tree), crop_size=32, batch_size=3)

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
 import torch.multiprocessing as mp
-from train_helpers import run_config
 
-from larvseg.model import LarvSegModel
+from larvseg.modeling.model import LarvSegModel
+from larvseg.train.config import TrainConfig
+from larvseg.train.data.sampler import MixedBatchLoader
+from larvseg.train.engine.distributed import destroy_distributed, init_distributed
+from larvseg.train.engine.trainer import Trainer
 
 pytestmark = pytest.mark.slow
 
 
-def _worker(rank: int, tmp_path: Path, port: int) -> None:
+def _worker(rank: int, tmp_path: Path, port: int, config: TrainConfig) -> None:
     os.environ.update(
         RANK=str(rank),
         WORLD_SIZE="2",
@@ -24,13 +28,9 @@ def _worker(rank: int, tmp_path: Path, port: int) -> None:
         MASTER_ADDR="127.0.0.1",
         MASTER_PORT=str(port),
     )
-    from larvseg.train.data import MixedBatchLoader
-    from larvseg.train.distributed import destroy_distributed, init_distributed
-    from larvseg.train.engine import Trainer
-
     info, device = init_distributed()
     try:
-        trainer = Trainer(run_config(tmp_path, iterations=3, checkpoint_every=3), info, device)
+        trainer = Trainer(config, info, device)
         loader = MixedBatchLoader(trainer.datasets, trainer.config.seed, rank, 2)
         first = next(iter(loader))
         trainer.train()
@@ -51,22 +51,24 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _spawn_two_ranks(tmp_path: Path, attempts: int = 3) -> None:
+def _spawn_two_ranks(tmp_path: Path, config: TrainConfig, attempts: int = 3) -> None:
     """Run `_worker` on 2 ranks; retry (new port) when gloo's TCP transport drops a
     connection between the local processes, a known gloo flake (pytorch/pytorch#53270)
     seen here about once in 30 runs. Any other failure is raised at once."""
     for attempt in range(attempts):
         try:
-            mp.spawn(_worker, args=(tmp_path, _free_port()), nprocs=2, join=True)
+            mp.spawn(_worker, args=(tmp_path, _free_port(), config), nprocs=2, join=True)
             return
         except mp.ProcessRaisedException as err:
             if "gloo/transport/tcp" not in str(err) or attempt == attempts - 1:
                 raise
 
 
-def test_two_gloo_ranks_hold_identical_weights_and_banks(tmp_path: Path) -> None:
-    run_config(tmp_path)  # write data and the initial model once, before the ranks start
-    _spawn_two_ranks(tmp_path)
+def test_two_gloo_ranks_hold_identical_weights_and_banks(
+    tmp_path: Path, run_config: Callable[..., TrainConfig]
+) -> None:
+    # data and the initial model are written once, before the ranks start
+    _spawn_two_ranks(tmp_path, run_config(tmp_path, iterations=3, checkpoint_every=3))
     rank0 = torch.load(tmp_path / "rank0.pt", weights_only=False)
     rank1 = torch.load(tmp_path / "rank1.pt", weights_only=False)
     assert rank0["paths"] != rank1["paths"]  # each rank reads its own shard

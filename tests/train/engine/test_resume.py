@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
-from train_helpers import run_config
 
-from larvseg.api import LarvSeg
-from larvseg.train.checkpoint import find_checkpoint
-from larvseg.train.engine import Trainer
+from larvseg.segmenter import LarvSeg
+from larvseg.train.engine.checkpoint import find_checkpoint
+from larvseg.train.engine.trainer import Trainer
 
 
-def test_stop_and_resume_equals_uninterrupted(tmp_path: Path) -> None:
+def test_stop_and_resume_equals_uninterrupted(run_config: Any, tmp_path: Path) -> None:
     config = run_config(tmp_path, iterations=4, checkpoint_every=2)
     full = Trainer(dataclasses.replace(config, output_dir=str(tmp_path / "full")))
     full.train()
@@ -36,14 +36,16 @@ def test_stop_and_resume_equals_uninterrupted(tmp_path: Path) -> None:
         assert torch.equal(value, resumed_bank[name]), name
 
 
-def test_exported_model_loads_with_from_pretrained(tmp_path: Path) -> None:
+def test_exported_model_loads_with_from_pretrained(run_config: Any, tmp_path: Path) -> None:
     trainer = Trainer(run_config(tmp_path, iterations=1, checkpoint_every=1))
     trainer.train()
     loaded = LarvSeg.from_pretrained(str(tmp_path / "out" / "model"))
     assert loaded.config.categories == trainer.model.config.categories
 
 
-def test_failed_checkpoint_write_leaves_the_previous_one(tmp_path: Path, monkeypatch) -> None:
+def test_failed_checkpoint_write_leaves_the_previous_one(
+    run_config: Any, tmp_path: Path, monkeypatch
+) -> None:
     trainer = Trainer(run_config(tmp_path, iterations=2, checkpoint_every=1))
     trainer.train(stop_at=1)
 

@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import make_timm_classifier, save_timm_checkpoint, tiny_cosine_config
 from timm.data import ImageNetInfo
 
-from larvseg.classifier import CosineClassifier
 from larvseg.config import IMAGENET_MEAN, IMAGENET_STD
-from larvseg.model import LarvSegModel
+from larvseg.modeling.classifier import CosineClassifier
+from larvseg.modeling.model import LarvSegModel
 from larvseg.train.config import TrainConfig
-from larvseg.train.engine import build_optimizer
-from larvseg.train.init import InitError, build_training_model, input_normalisation, scratch_model
+from larvseg.train.engine.trainer import build_optimizer
+from larvseg.train.engine.warm_start import build_training_model, input_normalisation, scratch_model
+from larvseg.train.errors import WarmStartError
 
 IN_1K = ["n01440764", "n02123045"]  # tench, tabby: rows of the ImageNet-1k head
 NOT_IN_1K = "n00007846"  # person: an ImageNet-21K class only
 
 
 @pytest.mark.parametrize("pool", ["token", "avg"])
-def test_cosine_scores_equal_cosine_of_tokens_and_head_rows(tmp_path: Path, pool: str) -> None:
+def test_cosine_scores_equal_cosine_of_tokens_and_head_rows(
+    make_timm_classifier: Any, save_timm_checkpoint: Any, tmp_path: Path, pool: str
+) -> None:
     vit = make_timm_classifier(num_classes=1000, global_pool=pool, seed=1)
     folder = save_timm_checkpoint(vit, tmp_path, global_pool=pool)
     classes = [IN_1K[0], NOT_IN_1K, IN_1K[1]]
@@ -43,13 +46,17 @@ def test_cosine_scores_equal_cosine_of_tokens_and_head_rows(tmp_path: Path, pool
     assert (ours - expected).abs().max().item() <= 1e-5
 
 
-def test_embed_dim_other_than_width_is_refused_for_timm(tmp_path: Path) -> None:
+def test_embed_dim_other_than_width_is_refused_for_timm(
+    make_timm_classifier: Any, save_timm_checkpoint: Any, tmp_path: Path
+) -> None:
     folder = save_timm_checkpoint(make_timm_classifier(num_classes=1000), tmp_path)
-    with pytest.raises(InitError, match="embed_dim=16"):
+    with pytest.raises(WarmStartError, match="embed_dim=16"):
         build_training_model(str(folder), IN_1K, embed_dim=16)
 
 
-def test_larvseg_checkpoint_rows_are_matched_by_wnid(tmp_path: Path) -> None:
+def test_larvseg_checkpoint_rows_are_matched_by_wnid(
+    tiny_cosine_config: Any, tmp_path: Path
+) -> None:
     torch.manual_seed(0)
     source = LarvSegModel(tiny_cosine_config([IN_1K[0], NOT_IN_1K, IN_1K[1]]))
     source.save_pretrained(tmp_path)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
-from conftest import tiny_cosine_config
 
-from larvseg.classifier import CosineClassifier
-from larvseg.datasets.toy import ToySpec, generate
-from larvseg.model import LarvSegModel
-from larvseg.train.diagnostics import attention_share, region_fractions
-from larvseg.train.experiment import (
+from larvseg.modeling.classifier import CosineClassifier
+from larvseg.modeling.model import LarvSegModel
+from larvseg.train.ca.attention import CAClassifierLoss
+from larvseg.train.ca.diagnostics import attention_share, region_fractions
+from larvseg.train.ca.memory_bank import MemoryBank
+from larvseg.train.toy.experiment import (
     PHASES,
     SMOKE_OVERRIDES,
     SMOKE_SPEC,
@@ -21,10 +22,9 @@ from larvseg.train.experiment import (
     run_toy,
     save_result,
 )
-from larvseg.train.losses import CAClassifierLoss
-from larvseg.train.memory_bank import MemoryBank
+from larvseg.train.toy.generate import ToySpec, generate
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_region_fractions_known_answer() -> None:
     assert torch.equal(fractions[0] + fractions[1], torch.ones(2, 2))
 
 
-def test_attention_share_on_constructed_embeddings() -> None:
+def test_attention_share_on_constructed_embeddings(tiny_cosine_config: Any) -> None:
     """Left half of the image embeds as e0 (class 0), right half as e1 (class 1); banks
     hold e0 and e1. Then s_fg - s_bg = +-1 on the two halves, the attention of label 0
     is sigmoid(+1) on its half and sigmoid(-1) on the other: share sigmoid(1)."""

@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from larvseg.datasets.cli import main as toy_main
-from larvseg.datasets.textures import pattern_catalogue, texture_field
-from larvseg.datasets.toy import SYNSETS, ToySpec, ToySpecError, generate, read_manifest
-from larvseg.train.config import TrainConfig
-from larvseg.train.data import build_dataset
-from larvseg.train.experiment import with_data_root
-from larvseg.wordnet_table import WordNetTable
+from larvseg.train.data.dataset import build_dataset
+from larvseg.train.schema import load_config
+from larvseg.train.toy.cli import main as toy_main
+from larvseg.train.toy.experiment import with_data_root
+from larvseg.train.toy.generate import SYNSETS, ToySpec, ToySpecError, generate, read_manifest
+from larvseg.train.toy.textures import pattern_catalogue, texture_field
+from larvseg.vocab.table import WordNetTable
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 SMALL = {"num_base": 4, "num_novel": 3, "image_size": 48, "base_images": 10,
          "scene_images": 10, "object_images": 4, "val_images": 6}  # fmt: skip
 
@@ -52,7 +52,7 @@ def test_same_seed_same_bytes_other_seed_other_images(toy: Path, tmp_path: Path)
 
 def test_every_config_source_reads_the_files(toy: Path) -> None:
     for method in ("supervised", "baseline", "larvseg"):
-        config = with_data_root(TrainConfig.load(REPO / "configs/toy" / f"{method}.yaml"), toy)
+        config = with_data_root(load_config(REPO / "configs/toy" / f"{method}.yaml"), toy)
         for source in [*config.data.sources, *config.data.eval_sources]:
             dataset = build_dataset(source, (0.5,) * 3, (0.5,) * 3)
             dataset.validate()

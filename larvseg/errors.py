@@ -1,0 +1,37 @@
+"""The errors larvseg raises on bad input: one base class, one subclass per kind of input.
+
+Every message names the input and says what to do. Each subclass also keeps the
+builtin base it had before (`ValueError` or `RuntimeError`), so existing `except
+ValueError` blocks still catch it. Training errors (`larvseg.train.errors`) derive
+from `LarvSegError` too, so `except LarvSegError` catches everything larvseg reports.
+"""
+
+from __future__ import annotations
+
+
+class LarvSegError(Exception):
+    """Base class of every error larvseg raises on purpose; the message says what to fix."""
+
+
+class ConfigError(LarvSegError, ValueError):
+    """A model configuration (`config.json`) that cannot describe a valid model."""
+
+
+class BackboneError(LarvSegError, ValueError):
+    """A timm model that cannot serve as a dense ViT backbone."""
+
+
+class CheckpointError(LarvSegError, RuntimeError):
+    """A checkpoint that cannot be found, downloaded or loaded; the message says what to do."""
+
+
+class ImageError(LarvSegError, ValueError):
+    """An image input that cannot be turned into RGB; the message names it and says why."""
+
+
+class VocabularyError(LarvSegError, ValueError):
+    """An item or vocabulary that cannot be used; the message names it and says what to do."""
+
+
+class InputError(LarvSegError, ValueError):
+    """An argument outside what a function accepts (a mode, a size, a dtype, a device)."""

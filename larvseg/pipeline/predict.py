@@ -1,0 +1,78 @@
+"""The whole prediction path, once: pixels -> model input -> window logits -> label maps.
+
+`LarvSeg.segment` and the evaluation (`larvseg-train --eval-only`) both call
+`predict_labels`, so a benchmark scores exactly what users run: the same resize and
+normalisation, the same sliding windows, scores normalised over the whole vocabulary
+and the same vocabulary handling (`ItemAssignment`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from ..modeling.model import LarvSegModel
+from .labeling import ItemAssignment, label_pixels
+from .preprocess import normalize, resize_to_model
+from .windows import window_logits
+
+
+def model_inputs(
+    model: LarvSegModel, images: Sequence[np.ndarray], size: int
+) -> list[torch.Tensor]:
+    """Each `(H, W, 3)` uint8 image resized (short side `size`, whole patches) and
+    normalised: `(1, 3, H', W')` float32 tensors on the model's device."""
+    device = next(model.parameters()).device
+    config = model.config
+    return [
+        normalize(resize_to_model(image, size, model.patch_size), config.mean, config.std)[None].to(
+            device
+        )
+        for image in images
+    ]
+
+
+def predict_labels(
+    model: LarvSegModel,
+    images: Sequence[np.ndarray],
+    items: ItemAssignment,
+    *,
+    size: int | None = None,
+    window: int | None = None,
+    stride: int | None = None,
+    batch_size: int = 4,
+    k: int | None = 8,
+    autocast_dtype: torch.dtype | None = None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Item label maps (and confidences) of `images` at their own resolution.
+
+    Args:
+        model: the network, in eval mode on its device.
+        images: `(H, W, 3)` uint8 RGB arrays (`larvseg.pipeline.image.load_image` output).
+        items: which model classes make up each requested item, and the mode.
+        size: short side the images are resized to (default the model's `image_size`).
+        window: sliding-window side (default `size`); stride: its step (default 2/3).
+        batch_size: windows per forward pass.
+        k: decoding candidates per patch; None = exact argmax of the upsampled logits.
+        autocast_dtype: `torch.bfloat16` (or float16) to run the network under autocast.
+
+    Returns:
+        Per image: labels `(H, W)` int32 item indices (-1 = unlabeled) and scores
+        `(H, W)` float32, see `label_pixels`.
+    """
+    size = size or model.config.image_size
+    inputs = model_inputs(model, images, size)
+    logits = window_logits(
+        model,
+        inputs,
+        window or size,
+        stride,
+        batch_size=batch_size,
+        autocast_dtype=autocast_dtype,
+    )
+    return [
+        label_pixels(grid.cpu(), items, image.shape[:2], k)
+        for image, grid in zip(images, logits, strict=True)
+    ]

@@ -1,0 +1,1 @@
+"""Training data: on-disk formats, datasets, augmentation, sharded mixed-batch sampling."""

@@ -1,0 +1,1 @@
+"""The training engine: forward pass, loop, optimizer, warm start, checkpoints, DDP, logs."""

@@ -1,0 +1,1 @@
+"""Evaluation: class predictions through the inference pipeline, metrics, the runner."""

@@ -1,0 +1,1 @@
+"""The procedural toy benchmark: generator, textures, one experiment run, `larvseg-toy`."""

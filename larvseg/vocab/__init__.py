@@ -1,0 +1,1 @@
+"""Vocabulary: the packaged WordNet 3.0 table and choosing what to segment by synset."""
