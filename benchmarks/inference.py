@@ -61,8 +61,8 @@ def build_segmenter(dtype: str | None):
 def worker(size_name: str, dtype: str | None, repeats: int, threads: int, labels_out: str) -> None:
     import torch
 
-    from larvseg.inference import autocast_context
-    from larvseg.preprocess import normalize
+    from larvseg.pipeline.preprocess import normalize
+    from larvseg.pipeline.windows import autocast_context
 
     torch.set_num_threads(threads)
     segmenter = build_segmenter(dtype)
@@ -70,7 +70,7 @@ def worker(size_name: str, dtype: str | None, repeats: int, threads: int, labels
     image = make_image(*SIZES[size_name])
     result: dict[str, float | None] = {"backbone": None, "floor": None}
     if size_name == "512x512":
-        x = normalize(image, model.config.mean, model.config.std)
+        x = normalize(image, model.config.mean, model.config.std)[None]
 
         def backbone() -> None:
             with torch.inference_mode(), autocast_context(x.device, segmenter.autocast_dtype):

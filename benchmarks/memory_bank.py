@@ -18,7 +18,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from larvseg.train.memory_bank import MemoryBank
+from larvseg.train.ca.memory_bank import MemoryBank
 
 FULL_CLASSES = 21_843
 DIM = 768

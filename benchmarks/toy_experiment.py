@@ -1,6 +1,6 @@
 """Does the CA-Classifier beat the baseline on novel classes? The toy benchmark, measured.
 
-For every seed: generate the toy dataset (`larvseg.datasets.toy`, seeded), then train
+For every seed: generate the toy dataset (`larvseg.train.toy.generate`, seeded), then train
 and evaluate `configs/toy/{supervised,baseline,larvseg}.yaml` with that seed, and
 print mIoU all / base / novel (mean +- sample std over seeds) plus the CA attention
 diagnostic per training phase. Finished runs are kept in OUT/runs/<method>-seed<N>/
@@ -23,8 +23,7 @@ from pathlib import Path
 
 import torch
 
-from larvseg.datasets.toy import ToySpec, generate
-from larvseg.train.experiment import (
+from larvseg.train.toy.experiment import (
     PHASES,
     SMOKE_OVERRIDES,
     SMOKE_SPEC,
@@ -34,6 +33,7 @@ from larvseg.train.experiment import (
     run_toy,
     save_result,
 )
+from larvseg.train.toy.generate import ToySpec, generate
 
 REPO = Path(__file__).resolve().parents[1]
 METHODS = ("supervised", "baseline", "larvseg")

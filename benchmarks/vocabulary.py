@@ -17,13 +17,14 @@ import sys
 
 from timing import median_seconds
 
-from larvseg.vocabulary import Vocabulary, VocabularyError
-from larvseg.wordnet_table import WordNetTable
+from larvseg.errors import VocabularyError
+from larvseg.vocab.table import WordNetTable
+from larvseg.vocab.vocabulary import Vocabulary
 
 COLD = """
 import json, time
 t0 = time.perf_counter()
-from larvseg.vocabulary import Vocabulary
+from larvseg.vocab.vocabulary import Vocabulary
 vocab = Vocabulary.imagenet21k()
 t1 = time.perf_counter()
 vocab.members("entity.n.01")

@@ -1,4 +1,4 @@
-"""Regenerate larvseg/data/wordnet_nouns.tsv.gz from WordNet 3.0 through nltk.
+"""Regenerate larvseg/vocab/data/wordnet_nouns.tsv.gz from WordNet 3.0 through nltk.
 
 The table covers every wnid of timm's ImageNet class lists (21K goog, 22K, 12K, 1K) and
 all of their WordNet 3.0 ancestors. It needs nltk's WordNet 3.0 corpus; without the
@@ -17,7 +17,7 @@ from pathlib import Path
 from nltk.corpus import wordnet as wn
 from timm.data import ImageNetInfo
 
-from larvseg.wordnet_table import (
+from larvseg.vocab.table import (
     COLUMNS,
     LIST_NAMES,
     format_row,
@@ -32,7 +32,9 @@ TIMM_SUBSETS = {
     "imagenet12k": "imagenet-12k",
     "imagenet1k": "imagenet-1k",
 }
-DEFAULT_OUTPUT = Path(__file__).resolve().parents[1] / "larvseg" / "data" / "wordnet_nouns.tsv.gz"
+DEFAULT_OUTPUT = (
+    Path(__file__).resolve().parents[1] / "larvseg" / "vocab" / "data" / "wordnet_nouns.tsv.gz"
+)
 
 
 def class_lists() -> dict[str, list[str]]:

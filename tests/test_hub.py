@@ -17,6 +17,7 @@ from timm.data import ImageNetInfo
 
 from larvseg.errors import CheckpointError
 from larvseg.modeling.model import LarvSegModel
+from larvseg.segmenter import LarvSeg
 
 
 def timm_head_per_patch(vit: torch.nn.Module, x: torch.Tensor, pool: str) -> torch.Tensor:
@@ -131,3 +132,25 @@ def test_hub_id_loads_from_the_cache_offline(tmp_path: Path, timm_checkpoint: Pa
     ).stdout
     assert "loaded 1000" in out
     assert "'someone/not-cached'" in out and "HF_HUB_OFFLINE=1" in out
+
+
+@pytest.mark.parametrize("layout", ["timm", "larvseg"])
+def test_every_from_pretrained_is_the_same_loader(
+    layout: str,
+    timm_checkpoint: Path,
+    cosine_model: LarvSegModel,
+    tmp_path: Path,
+) -> None:
+    """`LarvSeg.from_pretrained` and `LarvSegModel.from_pretrained` give the same model."""
+    if layout == "timm":
+        folder = timm_checkpoint
+    else:
+        folder = tmp_path / "larvseg"
+        cosine_model.save_pretrained(folder)
+    a = LarvSeg.from_pretrained(folder, device="cpu").model
+    b = LarvSegModel.from_pretrained(folder)
+    assert a.config == b.config
+    assert a.config.classifier == ("linear" if layout == "timm" else "cosine")
+    state_a, state_b = a.state_dict(), b.state_dict()
+    assert state_a.keys() == state_b.keys()
+    assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)

@@ -1,38 +1,5 @@
-"""The `larvseg` command: `larvseg segment ...` and `larvseg vocab ...`."""
+"""The `larvseg` command.
 
-from __future__ import annotations
-
-import argparse
-import sys
-from collections.abc import Sequence
-
-from .. import __version__
-from .exit import run_command
-from .segment import register as register_segment
-from .vocab import register as register_vocab
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the `larvseg` command."""
-    parser = argparse.ArgumentParser(
-        prog="larvseg",
-        description=(
-            "Large-vocabulary semantic segmentation over ~21K WordNet categories. "
-            "Run `larvseg COMMAND --help` for the options of a command."
-        ),
-    )
-    parser.add_argument("--version", action="version", version=f"larvseg {__version__}")
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    register_segment(subparsers)
-    register_vocab(subparsers)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `larvseg` console script; returns the exit code."""
-    args = build_parser().parse_args(argv)
-    return run_command("larvseg", lambda: int(args.func(args)))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+`main.py` builds it from `segment.py` and `vocab.py`; `exit.py` ends every command
+(and `larvseg-train`, `larvseg-toy`) the same way.
+"""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from larvseg.cli import main
+from larvseg.cli.main import main
 
 
 def test_segment_writes_labels_overlay_and_json(

@@ -92,3 +92,11 @@ def test_help_lists_every_option(capsys) -> None:
     out = capsys.readouterr().out
     for option in ("--config", "--set", "--resume", "--eval-only", "--checkpoint", "--output-dir"):
         assert option in out
+
+
+def test_old_key_ca_top5_still_reads_with_a_warning() -> None:
+    with pytest.warns(FutureWarning, match=r"ca\.top5 is renamed ca\.background_topk"):
+        config = TrainConfig.from_dict({"ca": {"top5": 3}})
+    assert config.ca.background_topk == 3
+    with pytest.warns(FutureWarning):
+        assert load_config(None, ["ca.top5=7"]).ca.background_topk == 7

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from timm.data import ImageNetInfo
 
-from larvseg.cli import main
+from larvseg.cli.main import main
 from larvseg.vocab.table import TABLE_RESOURCE, WordNetTable
 from larvseg.vocab.vocabulary import (
     Category,

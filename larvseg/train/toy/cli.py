@@ -6,6 +6,7 @@ import argparse
 import sys
 from dataclasses import fields
 
+from ...cli.exit import run_command
 from .generate import ToySpec, ToySpecError, generate
 
 EPILOG = """\
@@ -56,12 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `larvseg-toy`; returns the exit code."""
     args = build_parser().parse_args(argv)
+    return run_command("larvseg-toy", lambda: _generate(args))
+
+
+def _generate(args: argparse.Namespace) -> int:
+    spec = ToySpec(**{f.name: getattr(args, f.name) for f in fields(ToySpec)})
     try:
-        spec = ToySpec(**{f.name: getattr(args, f.name) for f in fields(ToySpec)})
         root = generate(args.out, spec, progress=not args.quiet)
-    except (ToySpecError, OSError) as err:
-        print(f"larvseg-toy: {err}", file=sys.stderr)
-        return 2
+    except OSError as err:
+        raise ToySpecError(f"cannot write {args.out}: {err}") from err
     print(f"wrote the toy benchmark (seed {spec.seed}) to {root}")
     return 0
 

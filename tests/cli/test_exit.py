@@ -1,0 +1,55 @@
+"""How commands end: LarvSegError -> one line and exit 2; a closed pipe ends quietly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from larvseg.cli.exit import run_command
+from larvseg.errors import ImageError, LarvSegError
+
+
+def test_larvseg_error_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    def fail() -> int:
+        raise ImageError("photo.jpg: not an image")
+
+    assert run_command("larvseg", fail) == 2
+    assert capsys.readouterr().err == "larvseg: photo.jpg: not an image\n"
+    assert run_command("larvseg", lambda: 1) == 1
+
+
+def test_other_errors_are_not_swallowed() -> None:
+    def crash() -> int:
+        raise KeyError("bug")
+
+    with pytest.raises(KeyError):
+        run_command("larvseg", crash)
+
+
+def test_output_piped_into_head_ends_quietly() -> None:
+    result = subprocess.run(
+        f"'{sys.executable}' -m larvseg vocab search a --limit 5000 | head -n 1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert len(result.stdout.splitlines()) == 1
+    assert result.stderr == ""
+
+
+def test_every_error_class_is_a_larvseg_error() -> None:
+    from larvseg import errors
+    from larvseg.train import errors as train_errors
+    from larvseg.train.toy.generate import ToySpecError
+
+    classes = [
+        value
+        for module in (errors, train_errors)
+        for value in vars(module).values()
+        if isinstance(value, type) and issubclass(value, Exception)
+    ]
+    assert len(classes) >= 13
+    assert all(issubclass(cls, LarvSegError) for cls in [*classes, ToySpecError])

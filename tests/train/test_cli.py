@@ -1,0 +1,60 @@
+"""`larvseg-train` as a program: cheap --help, the missing extra, one error path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from larvseg.train.cli import main
+
+
+def run_python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=False
+    )
+
+
+def test_help_and_config_reading_do_not_import_torch() -> None:
+    result = run_python(
+        """
+        import sys
+        from larvseg.train.schema import load_config
+        load_config(None, ["optim.lr=0.01"])
+        from larvseg.train.cli import main
+        try:
+            main(["--help"])
+        except SystemExit as stop:
+            assert stop.code == 0
+        print(sorted(m for m in ("torch", "timm", "PIL") if m in sys.modules))
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ca.background_topk = 5" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_missing_training_extra_says_what_to_install() -> None:
+    result = run_python(
+        """
+        import sys
+        sys.modules["yaml"] = None  # as if PyYAML were not installed
+        from larvseg.train.cli import main
+        sys.exit(main(["--config", "run.yaml"]))
+        """
+    )
+    assert result.returncode == 2
+    assert 'pip install "larvseg[training]"' in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_input_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", str(tmp_path / "missing.yaml")]) == 2
+    assert main(["--set", "optim.lr=fast"]) == 2
+    assert main(["--set", "output_dir=x", "--checkpoint", "model"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 3 and all(line.startswith("larvseg-train: ") for line in lines)
+    assert "missing.yaml" in lines[0] and "optim.lr" in lines[1] and "--eval-only" in lines[2]
