@@ -208,14 +208,11 @@ def test_segmentation_with_300_classes_16bit_map(
     assert confusion.target_pixels().sum() == 2 * values.size - (values == 0).sum()
 
 
-def test_segmentation_on_real_full_ade20k_maps(shared_data: Path) -> None:
-    """Full ADE20K `_seg.png` (3000+ classes) as a segmentation source; 0 = unlabelled."""
-    folder = shared_data / "ade20k-full"
-    present = ade_full_class_indices(folder)
-    classes = [None, *(f"n{v:08d}" for v in range(1, max(present) + 1))]  # 0: unlabelled
-    config = DataSourceConfig(
-        "ade_full",
-        "segmentation",
+def ade_full_source(folder: Path, name: str, kind: str, classes: list) -> DataSourceConfig:
+    """A source over the real full-ADE20K scenes (`_seg.png` maps, class = R // 10 * 256 + G)."""
+    return DataSourceConfig(
+        name,
+        kind,  # type: ignore[arg-type]
         str(folder),
         annotations=str(folder),
         label_suffix="_seg.png",
@@ -223,6 +220,14 @@ def test_segmentation_on_real_full_ade20k_maps(shared_data: Path) -> None:
         classes=classes,
         crop_size=64,
     )
+
+
+def test_segmentation_on_real_full_ade20k_maps(shared_data: Path) -> None:
+    """Full ADE20K `_seg.png` (3000+ classes) as a segmentation source; 0 = unlabelled."""
+    folder = shared_data / "ade20k-full"
+    present = ade_full_class_indices(folder)
+    classes = [None, *(f"n{v:08d}" for v in range(1, max(present) + 1))]  # 0: unlabelled
+    config = ade_full_source(folder, "ade_full", "segmentation", classes)
     dataset = built(config, train=False)
     assert len(dataset.classes) == max(present) > 255
     raw = read_label_map(folder / "ADE_train_00016869_seg.png", "ade20k_full")
@@ -271,16 +276,7 @@ def test_multilabel_from_real_full_ade20k_maps(shared_data: Path) -> None:
     folder = shared_data / "ade20k-full"
     present = ade_full_class_indices(folder)
     classes = [f"n{v:08d}" if v in present else None for v in range(max(present) + 1)]
-    config = DataSourceConfig(
-        "weak_ade",
-        "multilabel",
-        str(folder),
-        annotations=str(folder),
-        label_suffix="_seg.png",
-        label_decoder="ade20k_full",
-        classes=classes,
-        crop_size=64,
-    )
+    config = ade_full_source(folder, "weak_ade", "multilabel", classes)
     dataset = built(config)
     assert len(dataset) == 3
     raw = read_label_map(folder / "ADE_train_00016869_seg.png", "ade20k_full")
