@@ -1659,7 +1659,7 @@ ADE_JUDGEMENTS: dict[str, tuple[str, str]] = {
         "pier.n.02",
         'the architectural pier (wall between two openings, or a pillar); the landing stage is ade-847 "pier, wharf, wharfage, dock"',
     ),
-    "shanties": ("hovel.n.01", 'plural of "shanty", the same synset as ade-847 "shanty"'),
+    "shanties": ("hovel.n.01", 'plural of "shanty"'),
     "crane": ("crane.n.04", "the lifting machine, not the bird"),
     "drawing": ("drawing.n.02", "the picture"),
     "cabin": (
@@ -1704,15 +1704,12 @@ ADE_JUDGEMENTS: dict[str, tuple[str, str]] = {
     "shanty": ("hovel.n.01", "the only physical sense (shack, hut)"),
     "structure": ("structure.n.01", "the constructed thing"),
     "bird": ("bird.n.01", "the animal"),
-    "lockers": ("cabinet.n.03", 'plural of "locker", the same synset as ade-847 "locker"'),
+    "lockers": ("cabinet.n.03", 'plural of "locker"'),
     "cage": ("cage.n.01", "the enclosure of bars"),
     "finger": ("finger.n.01", "the digit of the hand"),
     "hairdresser chair": ("barber_chair.n.01", "a hairdresser's chair is a barber chair"),
     "mat": ("mat.n.01", "the floor mat"),
-    "stands": (
-        "grandstand.n.02",
-        'spectator stands (tiered seating); the same synset as ade-847 "grandstand, covered stand"',
-    ),
+    "stands": ("grandstand.n.02", "spectator stands (tiered seating)"),
     "dummy": ("dummy.n.03", "the mannequin"),
     "table cloth": ("tablecloth.n.01", '"table cloth" written as two words'),
     "drawer": ("drawer.n.01", "the storage compartment"),
@@ -1754,18 +1751,12 @@ ADE_JUDGEMENTS: dict[str, tuple[str, str]] = {
     ),
     "rope": ("rope.n.01", "the strong line"),
     "scarf": ("scarf.n.01", "the garment"),
-    "barrels": (
-        "barrel.n.02",
-        'plural of "barrel" (the cask), the same synset as ade-847 "barrel, cask"; not barrels.n.01, a quantity',
-    ),
+    "barrels": ("barrel.n.02", 'plural of "barrel" (the cask); not barrels.n.01, a quantity'),
     "cap": ("cap.n.01", "the headdress"),
-    "leaves": (
-        "leaf.n.01",
-        'plural of "leaf", the same synset as ade-847 "leaf, leafage, foliage"',
-    ),
+    "leaves": ("leaf.n.01", 'plural of "leaf"'),
     "dashboard": ("dashboard.n.02", "the car's instrument panel"),
     "smoke": ("smoke.n.01", "visible smoke"),
-    "shops": ("shop.n.01", 'plural of "shop", the same synset as ade-847 "shop, store"'),
+    "shops": ("shop.n.01", 'plural of "shop"'),
     "meter": ("meter.n.02", "the measuring instrument"),
     "gear": ("gear.n.01", "the toothed wheel"),
     "tunnel": ("tunnel.n.01", "the passageway"),
@@ -1836,10 +1827,7 @@ ADE_JUDGEMENTS: dict[str, tuple[str, str]] = {
     "videos": ("videocassette.n.01", "video cassettes on shelves"),
     "shovel": ("shovel.n.01", "the hand tool"),
     "traffic cone": ("cone.n.01", "a traffic cone is a cone-shaped artifact"),
-    "washing machines": (
-        "washer.n.03",
-        'plural of "washing machine", the same synset as ade-847 "washer, automatic washer, washing machine"',
-    ),
+    "washing machines": ("washer.n.03", 'plural of "washing machine"'),
     "truck crane": ("crane.n.04", "a truck crane is a crane"),
     "cds": ("compact_disk.n.01", 'plural of "cd"'),
     "niche": ("recess.n.04", "the wall niche"),
@@ -1855,10 +1843,7 @@ ADE_JUDGEMENTS: dict[str, tuple[str, str]] = {
     "synthesizer": ("synthesizer.n.02", "the musical instrument"),
     "pumpkin": ("pumpkin.n.02", "the vegetable (fruit) as seen in scenes"),
     "gutter": ("gutter.n.01", "the roof gutter"),
-    "fruit stand": (
-        "stall.n.03",
-        'a fruit stand is a stall, the same synset as ade-847 "stall, stand, sales booth"',
-    ),
+    "fruit stand": ("stall.n.03", "a fruit stand is a stall"),
     "fairground ride": ("ride.n.02", "a fairground ride is a mechanical ride"),
     "radio": ("radio_receiver.n.01", "the radio set"),
     "junk": (
@@ -1874,16 +1859,10 @@ ADE_JUDGEMENTS: dict[str, tuple[str, str]] = {
     "throne": ("throne.n.01", "the chair of state"),
     "chair desk": ("desk.n.01", "a desk with a chair attached is a desk"),
     "extractor fan": ("exhaust_fan.n.01", "an extractor fan is an exhaust fan"),
-    "hanging clothes": (
-        "apparel.n.01",
-        'hanging clothes are clothes; the same synset as ade-847 "apparel, wearing apparel, dress, clothes"',
-    ),
+    "hanging clothes": ("apparel.n.01", "hanging clothes are clothes"),
     "chain": ("chain.n.03", "a chain of metal links"),
     "garage": ("garage.n.01", "the outbuilding for cars"),
-    "mechanical shovel": (
-        "power_shovel.n.01",
-        'a mechanical shovel is a power shovel, the same synset as ade-847 "excavator"',
-    ),
+    "mechanical shovel": ("power_shovel.n.01", "a mechanical shovel is a power shovel"),
     "wine rack": ("rack.n.01", "a wine rack is a rack"),
     "tramway": ("tramway.n.01", "the conveyance on rails"),
     "treadmill": ("treadmill.n.01", "the exercise device"),
@@ -1897,10 +1876,7 @@ ADE_JUDGEMENTS: dict[str, tuple[str, str]] = {
     "mast": ("mast.n.01", "the spar on a ship"),
     "dollhouse": ("dollhouse.n.01", "the toy house"),
     "hammock": ("hammock.n.02", "the hanging bed"),
-    "clothes hanging": (
-        "apparel.n.01",
-        'clothes hanging are clothes; the same synset as ade-847 "apparel, wearing apparel, dress, clothes"',
-    ),
+    "clothes hanging": ("apparel.n.01", "clothes hanging are clothes"),
     "cross": ("cross.n.01", "the wooden or stone cross"),
     "boiler": ("boiler.n.01", "the vessel converting water to steam"),
     "skip": (
@@ -1909,10 +1885,7 @@ ADE_JUDGEMENTS: dict[str, tuple[str, str]] = {
     ),
     "rotisserie": ("rotisserie.n.01", "the oven with a rotating spit"),
     "tables": ("table.n.02", 'plural of "table"'),
-    "cover curtain": (
-        "curtain.n.01",
-        'a cover curtain is a curtain; the same synset as ade-847 "curtain, drape, drapery, mantle, pall"',
-    ),
+    "cover curtain": ("curtain.n.01", "a cover curtain is a curtain"),
     "brick": ("brick.n.01", "the block of clay"),
     "table runner": ("table_linen.n.01", "a table runner is table linen"),
     "street box": ("box.n.01", "a street box (utility box) is a box; uncertain"),
@@ -1931,15 +1904,9 @@ ADE_JUDGEMENTS: dict[str, tuple[str, str]] = {
     "dental chair": ("chair.n.01", "a dental chair is a chair; WordNet has no dental chair"),
     "obelisk": ("obelisk.n.01", "the stone pillar"),
     "mobile": ("mobile.n.03", "the hanging sculpture"),
-    "monitors": (
-        "monitor.n.04",
-        'plural of "monitor", the same synset as ade-847 "monitor, monitoring device"',
-    ),
+    "monitors": ("monitor.n.04", 'plural of "monitor"'),
     "cue rack": ("rack.n.01", "a cue rack is a rack"),
-    "baggage carts": (
-        "handcart.n.01",
-        'baggage carts are hand-pushed carts; the same synset as ade-847 "cart"',
-    ),
+    "baggage carts": ("handcart.n.01", "baggage carts are hand-pushed carts"),
     "shore": ("shore.n.01", "the land at the water's edge"),
     "fork": ("fork.n.01", "the cutlery"),
     "paper filer": ("file.n.03", "a paper filer is a container for keeping papers"),
@@ -1984,25 +1951,16 @@ ADE_JUDGEMENTS: dict[str, tuple[str, str]] = {
     "inflatable glove": ("glove.n.02", "an inflatable glove is a glove"),
     "games": ("game.n.09", 'plural of "game": the game equipment (board games)'),
     "pallets": ("pallet.n.02", 'plural of "pallet"'),
-    "baskets": (
-        "basket.n.01",
-        'plural of "basket", the same synset as ade-847 "basket, handbasket"',
-    ),
+    "baskets": ("basket.n.01", 'plural of "basket"'),
     "coop": ("chicken_coop.n.01", "the poultry house"),
     "dvd player": (
         "electronic_equipment.n.01",
         "WordNet has no DVD player; it is electronic equipment",
     ),
-    "buckets": ("bucket.n.01", 'plural of "bucket", the same synset as ade-847 "bucket, pail"'),
+    "buckets": ("bucket.n.01", 'plural of "bucket"'),
     "bread rolls": ("bun.n.01", "bread rolls"),
-    "spotlights": (
-        "spotlight.n.02",
-        'plural of "spotlight", the same synset as ade-847 "spotlight, spot"',
-    ),
-    "bowls": (
-        "bowl.n.01",
-        'plural of "bowl", the same synset as ade-847 "bowl"; not the game of lawn bowling',
-    ),
+    "spotlights": ("spotlight.n.02", 'plural of "spotlight"'),
+    "bowls": ("bowl.n.01", 'plural of "bowl"; not the game of lawn bowling'),
     "security camera": (
         "television_camera.n.01",
         "a security camera is a television (CCTV) camera",
@@ -2013,30 +1971,18 @@ ADE_JUDGEMENTS: dict[str, tuple[str, str]] = {
     "roulette": ("roulette_wheel.n.01", "the roulette wheel"),
     "bone": ("bone.n.01", "the bone"),
     "cutlery": ("cutlery.n.02", "the tableware"),
-    "pool balls": (
-        "pool_ball.n.01",
-        'plural of "pool ball", the same synset as ade-847 "pool ball"',
-    ),
+    "pool balls": ("pool_ball.n.01", 'plural of "pool ball"'),
     "wheels": ("wheel.n.01", 'plural of "wheel"'),
-    "plant pots": (
-        "flowerpot.n.01",
-        'plant pots are flowerpots, the same synset as ade-847 "pot, flowerpot"',
-    ),
+    "plant pots": ("pot.n.04", "plant pots are flowerpots"),
     "bread box": ("bread-bin.n.01", "a bread box"),
-    "video": ("videocassette.n.01", 'a video (cassette), the same synset as ade-847 "videos"'),
+    "video": ("videocassette.n.01", "a video (cassette)"),
     "funfair": ("amusement_park.n.01", "the funfair"),
-    "breads": (
-        "bread.n.01",
-        'plural of "bread", the same synset as ade-847 "bread, breadstuff, staff of life"',
-    ),
+    "breads": ("bread.n.01", 'plural of "bread"'),
     "skimmer": ("skimmer.n.02", "the cooking utensil"),
     "hollow": ("hollow.n.01", "a cavity"),
     "scratching post": ("post.n.04", "a scratching post is an upright post"),
     "file box": ("file.n.03", "a file box keeps papers in order"),
-    "tombstones": (
-        "gravestone.n.01",
-        'plural of "tombstone", the same synset as ade-847 "gravestone, headstone, tombstone"',
-    ),
+    "tombstones": ("gravestone.n.01", 'plural of "tombstone"'),
     "towel paper": ("paper_towel.n.01", '"towel paper" is paper towel'),
     "chaise lounge": ("chaise_longue.n.01", '"chaise lounge" is the chaise longue'),
     "sun": ("sun.n.01", "the Sun"),
@@ -2056,25 +2002,19 @@ ADE_JUDGEMENTS: dict[str, tuple[str, str]] = {
     "spray": ("atomizer.n.01", "a spray dispenser"),
     "ear": ("ear.n.01", "the organ"),
     "sponge": ("sponge.n.01", "the absorbent material"),
-    "racket": ("racket.n.04", 'the sports implement, the same synset as ade-847 "racquet"'),
+    "racket": ("racket.n.04", "the sports implement"),
     "tins": ("can.n.01", 'plural of "tin": tin cans'),
-    "file": ("file.n.03", 'the filing cabinet, the same synset as ade-847 "file cabinet"'),
+    "file": ("file.n.03", "the filing cabinet"),
     "scarfs": ("scarf.n.01", 'plural of "scarf"'),
     "flip flop": ("flip-flop.n.02", "the sandal"),
-    "headstones": (
-        "gravestone.n.01",
-        'plural of "headstone", the same synset as ade-847 "gravestone, headstone, tombstone"',
-    ),
+    "headstones": ("gravestone.n.01", 'plural of "headstone"'),
     "laptop bag": ("bag.n.04", "a laptop bag is a bag for personal items"),
     "leash": ("leash.n.01", "the dog lead"),
     "suit hanger": ("coat_hanger.n.01", "a suit hanger"),
     "floor spotlight": ("spotlight.n.02", "a floor spotlight is a spotlight"),
     "sewer": ("sewer.n.01", "the drain"),
     "tools box": ("toolbox.n.01", '"tools box" is a toolbox'),
-    "bulbs": (
-        "light_bulb.n.01",
-        'plural of "bulb", the same synset as ade-847 "light bulb, lightbulb, bulb, incandescent lamp, electric light, electric-light bulb"',
-    ),
+    "bulbs": ("light_bulb.n.01", 'plural of "bulb"'),
     "club": ("club.n.03", "the stout stick"),
     "jack": ("jack.n.10", "the lifting tool"),
     "door bars": ("bar.n.03", "door bars are rigid metal bars"),
@@ -2214,7 +2154,7 @@ COCO_JUDGEMENTS: dict[str, tuple[str, str]] = {
     "cage": ("cage.n.01", "the enclosure of bars"),
     "carpet": (
         "rug.n.01",
-        'floor carpet; WordNet does not tell carpet from rug (rug.n.01 holds rug, carpet, carpeting), so the same synset as COCO-Stuff "rug"',
+        "floor carpet; WordNet does not tell carpet from rug (rug.n.01 holds rug, carpet, carpeting)",
     ),
     "ceiling-other": ("ceiling.n.01", "ceilings other than tiled ones"),
     "ceiling-tile": (
@@ -2397,6 +2337,14 @@ def sense_list(synsets: list[Any]) -> str:
     return ", ".join(s.name() for s in synsets)
 
 
+def judged_synset(name: str) -> Any:
+    """The synset a judgement names; it must use nltk's own name for it."""
+    synset = wn.synset(name)
+    if synset.name() != name:
+        raise Unresolved(f"judgement names {name}; nltk calls it {synset.name()}")
+    return synset
+
+
 def match_class(
     lemmas: list[str], judgement: tuple[str, str] | None, chain: tuple[str, ...] | None
 ) -> tuple[Any, str, str]:
@@ -2408,7 +2356,11 @@ def match_class(
             return tied[0], "exact", ""
         if judgement[0] == tied[0].name():
             raise Unresolved(f"{lemmas}: judgement repeats the exact match {tied[0].name()}")
-        return wn.synset(judgement[0]), "judgement", f"not {tied[0].name()}: {judgement[1]}"
+        return (
+            judged_synset(judgement[0]),
+            "judgement",
+            f"all lemmas only in {tied[0].name()}, overridden: {judgement[1]}",
+        )
     chosen = by_chain(tied, chain) if complete and chain else None
     if chosen is not None:
         if judgement is not None:
@@ -2438,7 +2390,7 @@ def match_class(
             if len(lemmas) == 1
             else ("no WordNet noun synset has these lemmas")
         )
-    return wn.synset(judgement[0]), "judgement", f"{context}; {judgement[1]}"
+    return judged_synset(judgement[0]), "judgement", f"{context}; {judgement[1]}"
 
 
 def make_row(
