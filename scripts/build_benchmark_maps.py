@@ -14,8 +14,11 @@ computed with nltk's WordNet 3.0:
 - COCO-Stuff names are read as a single lemma (spaces as underscores); most need a
   hand judgement ("building-other", "playingfield").
 
-A judgement that the automatic matching makes unnecessary, or that conflicts with a
-hypernym chain, is an error, as is a class left unresolved. Needs WordNet 3.0 for nltk
+A judgement may also replace a unique exact match whose sense is clearly not the one
+meant ("barrels" is not the quantity barrels.n.01). A judgement that repeats the
+automatic match or contradicts a hypernym chain is an error, as is a class left
+unresolved or an ADE-150 class whose synset differs from the ADE-847 class with the
+same full-ADE20K id. Needs WordNet 3.0 for nltk
 (`scripts/install_wordnet.sh DIR`), then:
 
     NLTK_DATA=DIR python scripts/build_benchmark_maps.py
@@ -65,6 +68,7 @@ MATCHES = {
     "judgement": "chosen by hand; reason says why",
 }
 
+# COCO-Stuff-171 in train-id order: (COCO-Stuff label id, mmsegmentation class name).
 COCO_STUFF_171: tuple[tuple[int, str], ...] = (
     (1, "person"),
     (2, "bicycle"),
@@ -238,6 +242,9 @@ COCO_STUFF_171: tuple[tuple[int, str], ...] = (
     (181, "window-other"),
     (182, "wood"),
 )
+
+# ADE-150 in train-id order: (mmsegmentation class name, objectInfo150 lemma list,
+# full-ADE20K ids from mapFromADE.txt).
 ADE_150: tuple[tuple[str, str, tuple[int, ...]], ...] = (
     ("wall", "wall", (2978,)),
     ("building", "building, edifice", (312,)),
@@ -406,6 +413,8 @@ ADE_150: tuple[tuple[str, str, tuple[int, ...]], ...] = (
     ("clock", "clock", (530,)),
     ("flag", "flag", (954,)),
 )
+
+# ADE-847 in trainId order: (full-ADE20K class id, name) from MaskFormer.
 ADE_847: tuple[tuple[int, str], ...] = (
     (2978, "wall"),
     (312, "building, edifice"),
@@ -1273,6 +1282,13 @@ ADE_847: tuple[tuple[int, str], ...] = (
     (2826, "towel rail"),
     (3148, "adding machine, totalizer, totaliser"),
 )
+
+# WordNet hypernym chains (from the class up, the class itself left out) that the
+# full-ADE20K annotation JSON gives the whole objects of the three scenes in the
+# CSAILVision/ADE20K repository (dataset/ADE20K_2021_17_01/images/ADE/training/urban/
+# street/ADE_train_00016869, _00016900, _00016964 .json; the same files are in
+# ../shared/data/ade20k-full, and `--scenes DIR` checks them). "central reservation"
+# has none.
 HYPERNYM_CHAINS: dict[str, tuple[str, ...]] = {
     "alarm, warning device, alarm system": (
         "device",
@@ -1506,7 +1522,6 @@ HYPERNYM_CHAINS: dict[str, tuple[str, ...]] = {
         "entity",
     ),
 }
-
 
 # Hand judgements for ADE class names (ade-150 and ade-847 share them), keyed by the
 # lemma list: (synset, why). Ordered by ade-847 value; ade-150-only lists at the end.
