@@ -1625,7 +1625,7 @@ ADE_JUDGEMENTS: dict[str, tuple[str, str]] = {
     ),
     "pitch": (
         "playing_field.n.02",
-        'a sports pitch: none of WordNet\'s "pitch" senses is a playing ground; playing_field.n.02 is',
+        'a sports pitch: none of WordNet\'s "pitch" senses is a playing ground; playing_field.n.02 is one',
     ),
     "paper": ("paper.n.01", "the material"),
     "bowl": ("bowl.n.01", "the round vessel"),
