@@ -22,6 +22,8 @@ from ..dataclass_io import read_dataclass, to_plain
 from .errors import DataError, TrainConfigError
 
 SAMPLING_AUTO_THRESHOLD = 4096
+EAGER_CHECK_LIMIT = 50_000
+"""`data.validate: auto` checks sources of at most this many samples before training."""
 SOURCE_KINDS = ("segmentation", "multilabel", "singlelabel")
 LABEL_DECODERS = ("ade20k_full",)
 SourceKind = Literal["segmentation", "multilabel", "singlelabel"]
@@ -48,11 +50,19 @@ class DataSourceConfig:
     batch_size: int = 2
     loss_weight: float = 1.0
     aux_weight: float = 0.0
+    format: Literal["files", "webdataset", "hf"] = "files"
 
     def __post_init__(self) -> None:
         where = f"data source {self.name!r}"
         if self.kind not in SOURCE_KINDS:
             raise DataError(f"{where}: kind must be one of {list(SOURCE_KINDS)}, got {self.kind!r}")
+        if self.format != "files" and (
+            self.kind == "segmentation" or self.annotations or self.labels_file
+        ):
+            raise DataError(
+                f"{where}: format {self.format} holds image-level samples (kind singlelabel "
+                "or multilabel, no annotations or labels_file)"
+            )
         if self.kind == "segmentation" and not self.annotations:
             raise DataError(f"{where}: a segmentation source needs `annotations` (label maps)")
         if self.kind == "multilabel" and bool(self.annotations) == bool(self.labels_file):
@@ -100,12 +110,26 @@ class DataSection:
     """Data sources, each contributing `batch_size` samples to every step.
 
     `eval_sources`: segmentation sources `--eval-only` measures (e.g. ADE-150 val);
-    empty = the training segmentation sources.
+    empty = the training segmentation sources. `index_dir`: where source listings are
+    cached (null = list every start). `validate`: check every sample before training
+    ("eager", once per listing), only as it is read ("lazy"), or eager for sources of at
+    most 50,000 samples ("auto"). `bad_samples`: a sample that cannot be read is logged
+    and skipped ("skip") or stops the run ("fail").
     """
 
     sources: list[DataSourceConfig] = field(default_factory=list)
     eval_sources: list[DataSourceConfig] = field(default_factory=list)
     num_workers: int = 0
+    # Start-up at scale (docs/training-data.md, "Listing, index and checks"):
+    index_dir: str | None = "~/.cache/larvseg/index"
+    validate: Literal["auto", "eager", "lazy"] = "auto"
+    bad_samples: Literal["skip", "fail"] = "skip"
+
+    def check_upfront(self, num_samples: int) -> bool:
+        """Whether a source of `num_samples` samples is checked in full before training."""
+        if self.validate == "auto":
+            return num_samples <= EAGER_CHECK_LIMIT
+        return self.validate == "eager"
 
 
 @dataclass

@@ -81,7 +81,8 @@ class MixedBatchLoader:
     """Iterates steps forever: `{source name: collated batch}` with every source each step.
 
     One DataLoader per source, its batches from a `ShardedInfiniteSampler` (seeded per
-    source); `num_workers` worker processes per source, kept alive between iterations.
+    source); `num_workers` worker processes per source, kept alive between iterations;
+    `pin_memory` puts batches in page-locked memory (for non-blocking copies to CUDA).
     A batch whose samples were all unreadable is replaced by the source's next batch
     (logged; its `skipped` count carries over); after 50 in a row, DataError.
     """
@@ -94,6 +95,7 @@ class MixedBatchLoader:
         world_size: int,
         num_workers: int = 0,
         start_step: int = 0,
+        pin_memory: bool = False,
     ) -> None:
         self.names = [dataset.config.name for dataset in datasets]
         self.loaders = [
@@ -114,6 +116,7 @@ class MixedBatchLoader:
                 collate_fn=collate,
                 num_workers=num_workers,
                 persistent_workers=num_workers > 0,
+                pin_memory=pin_memory,
             )
             for dataset in datasets
         ]

@@ -82,7 +82,15 @@ class Trainer:
         else:
             mean, std = state["model_config"]["mean"], state["model_config"]["std"]
         self.datasets = [
-            build_dataset(source, mean, std, train=True, seed=config.seed)
+            build_dataset(
+                source,
+                mean,
+                std,
+                train=True,
+                seed=config.seed,
+                index_dir=config.data.index_dir,
+                bad_samples=config.data.bad_samples,
+            )
             for source in config.data.sources
         ]
         self._validate()
@@ -111,12 +119,14 @@ class Trainer:
             self._restore(state)
 
     def _validate(self) -> None:
-        """Rank 0 checks every source (DataError); the other ranks learn the outcome."""
+        """Rank 0 checks the sources `data.validate` asks for in full (DataError); the
+        other ranks learn the outcome. The others are checked as their samples are read."""
         error: DataError | None = None
         if self.info.is_main:
             try:
                 for dataset in self.datasets:
-                    dataset.validate()
+                    if self.config.data.check_upfront(len(dataset)):
+                        dataset.validate()
             except DataError as err:
                 error = err
         failed = torch.tensor([float(error is not None)], device=self.device)
@@ -209,6 +219,7 @@ class Trainer:
             world_size=self.info.world_size,
             num_workers=config.data.num_workers,
             start_step=self.iteration,
+            pin_memory=self.device.type == "cuda",
         )
         if self.info.is_main:
             self.output_dir.mkdir(parents=True, exist_ok=True)
@@ -228,7 +239,10 @@ class Trainer:
     def step(self, batches: dict[str, dict[str, Any]]) -> dict[str, float]:
         """One optimizer step on a mixed batch; returns the logged values."""
         batches = {
-            name: {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in batch.items()}
+            name: {
+                k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v
+                for k, v in batch.items()
+            }
             for name, batch in batches.items()
         }
         generator = torch.Generator().manual_seed(

@@ -127,7 +127,7 @@ def test_corrupt_image_is_skipped_and_counted(
     ade_layout: Any, ade_source: Any, tmp_path: Path
 ) -> None:
     dataset = built(ade_source(ade_layout(tmp_path, count=2)))
-    dataset.samples[1].image.write_bytes(b"not a jpeg")
+    Path(dataset.store.path(1)).write_bytes(b"not a jpeg")
     samples = [dataset[(0, 0)], dataset[(1, 1)]]
     assert samples[1] is None
     batch = collate(samples)
@@ -231,7 +231,8 @@ def test_segmentation_on_real_full_ade20k_maps(shared_data: Path) -> None:
     dataset = built(config, train=False)
     assert len(dataset.classes) == max(present) > 255
     raw = read_label_map(folder / "ADE_train_00016869_seg.png", "ade20k_full")
-    sample = dataset[[s.image.name for s in dataset.samples].index("ADE_train_00016869.jpg")]
+    names = [Path(dataset.store.path(i)).name for i in range(len(dataset))]
+    sample = dataset[names.index("ADE_train_00016869.jpg")]
     assert sample is not None
     np.testing.assert_array_equal(sample["target"].numpy(), np.where(raw == 0, -1, raw - 1))
     assert {311, 400, 2419} <= set(sample["target"].unique().tolist())  # raw 312, 401, 2420
