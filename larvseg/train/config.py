@@ -65,7 +65,11 @@ class DataSourceConfig:
             )
         if self.kind == "segmentation" and not self.annotations:
             raise DataError(f"{where}: a segmentation source needs `annotations` (label maps)")
-        if self.kind == "multilabel" and bool(self.annotations) == bool(self.labels_file):
+        if (
+            self.kind == "multilabel"
+            and self.format == "files"
+            and bool(self.annotations) == bool(self.labels_file)
+        ):
             raise DataError(f"{where}: give exactly one of `annotations` or `labels_file`")
         if self.label_decoder not in (None, *LABEL_DECODERS):
             raise DataError(f"{where}: label_decoder must be one of {list(LABEL_DECODERS)}")

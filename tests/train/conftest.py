@@ -86,7 +86,7 @@ def _run_dict(
         LarvSegModel(tiny_cosine_config(WNIDS)).save_pretrained(init)
     return {
         "model": {"init": str(init), "image_size": 32},
-        "data": {"sources": _write_data(tmp_path / "data")},
+        "data": {"sources": _write_data(tmp_path / "data"), "index_dir": str(tmp_path / "index")},
         "optim": {"iterations": iterations, "lr": 0.01},
         "ca": {"bank_size": 2, "topk": 4},
         "class_sampling": {"enabled": True, "num_sample_class": 1},

@@ -146,7 +146,8 @@ class SourceDataset(torch.utils.data.Dataset):
             with Image.open(self.store.path(index)) as image:
                 size = image.size
         except OSError as err:
-            raise DataError(f"{self.where}: cannot read image {self.store.path(index)}: {err}") from err
+            path = self.store.path(index)
+            raise DataError(f"{self.where}: cannot read image {path}: {err}") from err
         if size != (labels.shape[1], labels.shape[0]):
             raise DataError(self._sizes_differ(index, size, label_map, labels.shape))
 

@@ -143,6 +143,10 @@ def from_labels_file(config: DataSourceConfig, where: str) -> SourceIndex:
     return builder.build(read_class_list(config.classes, where), where)
 
 
+def _is_image(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES
+
+
 def from_folders(config: DataSourceConfig, where: str) -> SourceIndex:
     """Samples of an ImageNet tree `root/<wnid>/*.JPEG`; classes default to the folders."""
     root = Path(config.images)
@@ -161,7 +165,7 @@ def from_folders(config: DataSourceConfig, where: str) -> SourceIndex:
         folder = root / name
         builder.stamp(folder)
         with os.scandir(folder) as entries:
-            files = sorted(e.name for e in entries if os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES)
+            files = sorted(e.name for e in entries if _is_image(e.name))
         folder_id = builder.folder(name)
         for file in files:
             builder.add(folder_id, file, (name,))
@@ -186,7 +190,7 @@ def extra_module(name: str, where: str) -> ModuleType:
         return importlib.import_module(name)
     except ImportError as err:
         raise DataError(
-            f'{where}: reading this format needs the datasets extra ({name} is missing): '
+            f"{where}: reading this format needs the datasets extra ({name} is missing): "
             'pip install "larvseg[datasets]"'
         ) from err
 
@@ -199,7 +203,8 @@ def decode_image(data: bytes, label: str) -> np.ndarray:
             image.load()
             return load_image(image, name=label)
     except (OSError, Image.DecompressionBombError) as err:
-        raise ImageError(f"{label}: cannot decode ({err}); the data is truncated or corrupt") from err
+        message = f"{label}: cannot decode ({err}); the data is truncated or corrupt"
+        raise ImageError(message) from err
 
 
 class FileSamples:

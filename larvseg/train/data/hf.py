@@ -49,7 +49,8 @@ def _open(folder: str, where: str) -> Any:
 
 def _class_names(feature: Any) -> list[str | None] | None:
     """The names of a `ClassLabel` feature (or of the items of a list of them), else None."""
-    names = getattr(feature, "names", None) or getattr(getattr(feature, "feature", None), "names", None)
+    item = getattr(feature, "feature", None)
+    names = getattr(feature, "names", None) or getattr(item, "names", None)
     return list(names) if names else None
 
 

@@ -169,8 +169,9 @@ class SourceIndex:
         }
         encoded = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
         partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        arrays: dict[str, Any] = {"meta": encoded, **self.arrays()}
         with partial.open("wb") as file:
-            np.savez(file, meta=encoded, **self.arrays())
+            np.savez(file, **arrays)
         os.replace(partial, path)
 
     @classmethod
@@ -244,8 +245,10 @@ class IndexBuilder:
         where: str,
         numbered: bool = True,
         single: bool = False,
+        join: Callable[[str, str], str] = os.path.join,
     ) -> SourceIndex:
-        """The index, labels resolved as `resolve_samples` does."""
+        """The index, labels resolved as `resolve_samples` does; `join(folder, name)` names
+        a sample in errors."""
         index = SourceIndex(
             classes=[],
             folders=list(self.folders),
@@ -265,7 +268,7 @@ class IndexBuilder:
             list(self.tokens),
             raw_classes,
             where,
-            lambda i: os.path.join(index.folder(i), index.name(i)),
+            lambda i: join(index.folder(i), index.name(i)),
             numbered,
             single,
         )

@@ -33,6 +33,11 @@ IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp", "bmp")
 LABEL_EXTENSION = "cls"
 
 
+def member_path(shard: str, name: str) -> str:
+    """How a sample is named in messages: `<shard>:<image member>`."""
+    return f"{shard}:{name}"
+
+
 def shard_paths(images: str, where: str) -> list[Path]:
     """The shards of `images`: the `*.tar` files of a folder (sorted), a brace pattern
     (`train-{000000..001023}.tar`) or one file; DataError when one is missing."""
@@ -55,7 +60,8 @@ def _samples(
 ) -> Iterator[tuple[str, dict[str, tarfile.TarInfo]]]:
     """`(key, {extension: member})` of consecutive members sharing a key (metadata
     members `__*__` and non-files skipped)."""
-    key, group = None, {}
+    key: str | None = None
+    group: dict[str, tarfile.TarInfo] = {}
     for member in tar:
         name = os.path.basename(member.name)
         if not member.isreg() or (name.startswith("__") and name.endswith("__")):
@@ -104,7 +110,7 @@ def list_shards(config: DataSourceConfig, where: str) -> SourceIndex:
         except (tarfile.TarError, UnicodeDecodeError) as err:
             raise DataError(f"{where}: cannot read shard {shard}: {err}") from err
     raw = read_class_list(config.classes, where)
-    return builder.build(raw, where, single=config.kind == "singlelabel")
+    return builder.build(raw, where, single=config.kind == "singlelabel", join=member_path)
 
 
 class ShardSamples:
@@ -120,7 +126,7 @@ class ShardSamples:
 
     def path(self, index: int) -> str:
         """`<shard>:<image member>` of sample `index`."""
-        return f"{self.index.folder(index)}:{self.index.name(index)}"
+        return member_path(self.index.folder(index), self.index.name(index))
 
     def labels(self, index: int) -> tuple[int, ...] | None:
         return self.index.labels_of(index)

@@ -5,7 +5,10 @@ Each writer is a factory fixture: a test asks for `ade_layout` and calls it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import io
+import os
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +74,75 @@ def _imagenet_tree(root: Path, sources: list[Path]) -> Path:
         (root / wnid).mkdir(parents=True, exist_ok=True)
         (root / wnid / name).symlink_to(source.resolve())
     return root
+
+
+def _png(value: int) -> bytes:
+    """An 8x8 PNG whose pixels are all `(value, 2 * value % 256, 255 - value)`."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((8, 8, 3), (value, 2 * value % 256, 255 - value), np.uint8)).save(
+        buffer, format="PNG"
+    )
+    return buffer.getvalue()
+
+
+def _write_shards(folder: Path, labels: Sequence[str], per_shard: int = 4) -> Path:
+    """WebDataset shards `folder/shard-<k>.tar` written with `webdataset.TarWriter`:
+    sample i is `s<i>.png` (`_png(i)`) and `s<i>.cls` (`labels[i]`), `per_shard` a shard."""
+    import webdataset
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for first in range(0, len(labels), per_shard):
+        with webdataset.TarWriter(str(folder / f"shard-{first // per_shard:03d}.tar")) as tar:
+            for i in range(first, min(first + per_shard, len(labels))):
+                tar.write({"__key__": f"s{i:04d}", "png": _png(i), "cls": labels[i]})
+    return folder
+
+
+def _write_hf_dataset(folder: Path, labels: Sequence[Any], feature: Any = None) -> Path:
+    """A Hugging Face dataset saved in `folder`: row i has image `_png(i)` and `labels[i]`
+    (column "label", or "labels" for lists), of the `datasets` feature `feature`."""
+    import datasets
+
+    column = "labels" if isinstance(labels[0], list) else "label"
+    features = datasets.Features({"image": datasets.Image(), column: feature}) if feature else None
+    rows = {"image": [{"bytes": _png(i), "path": None} for i in range(len(labels))]}
+    dataset = datasets.Dataset.from_dict({**rows, column: list(labels)}, features=features)
+    dataset.save_to_disk(str(folder))
+    return folder
+
+
+def _age(root: Path, seconds: float = 3600) -> None:
+    """Set the modification time of `root` and everything under it `seconds` back, so
+    an index built now trusts them (changes right before a listing are not trusted)."""
+    then = time.time() - seconds
+    for path in [root, *root.rglob("*")]:
+        os.utime(path, (then, then), follow_symlinks=False)
+
+
+@pytest.fixture()
+def png_bytes() -> Callable[[int], bytes]:
+    """Factory: `png_bytes(value)`, an 8x8 PNG of the colour (v, 2v % 256, 255 - v)."""
+    return _png
+
+
+@pytest.fixture()
+def write_shards() -> Callable[..., Path]:
+    """Factory: `write_shards(folder, labels, per_shard=4)`, WebDataset shards of PNGs."""
+    pytest.importorskip("webdataset")
+    return _write_shards
+
+
+@pytest.fixture()
+def write_hf_dataset() -> Callable[..., Path]:
+    """Factory: `write_hf_dataset(folder, labels, feature=None)`, a saved HF dataset."""
+    pytest.importorskip("datasets")
+    return _write_hf_dataset
+
+
+@pytest.fixture()
+def age() -> Callable[..., None]:
+    """Factory: `age(root, seconds=3600)`, backdate `root` and all under it."""
+    return _age
 
 
 @pytest.fixture()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -87,3 +88,49 @@ def test_mixed_loader_is_independent_of_workers_and_resumes_exactly(two_sources:
         for name in expected:
             assert torch.equal(expected[name]["image"], got[name]["image"])
             assert expected[name]["paths"] == got[name]["paths"]
+
+
+@pytest.fixture(params=["files", "webdataset", "hf"])
+def twelve_samples(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    png_bytes: Callable[[int], bytes],
+) -> DataSourceConfig:
+    """A 12-sample single-label source in each format; sample i is `png_bytes(i)`, class i % 3."""
+    wnids = ["n01440764", "n02084071", "n02123045"]
+    fields = {"crop_size": 8, "batch_size": 3, "classes": wnids}
+    if request.param == "files":
+        for i in range(12):
+            (tmp_path / "in" / wnids[i % 3]).mkdir(parents=True, exist_ok=True)
+            (tmp_path / "in" / wnids[i % 3] / f"{i:02d}.png").write_bytes(png_bytes(i))
+        return DataSourceConfig("src", "singlelabel", str(tmp_path / "in"), **fields)
+    if request.param == "webdataset":
+        folder = request.getfixturevalue("write_shards")(
+            tmp_path / "wds", [str(i % 3) for i in range(12)]
+        )
+    else:
+        folder = request.getfixturevalue("write_hf_dataset")(
+            tmp_path / "hf", [i % 3 for i in range(12)]
+        )
+    return DataSourceConfig("src", "singlelabel", str(folder), format=request.param, **fields)
+
+
+def test_each_sample_once_per_epoch_over_ranks_and_workers_and_exact_resume(
+    twelve_samples: DataSourceConfig, tmp_path: Path
+) -> None:
+    """2 ranks x 2 workers, 3 per batch: each epoch (2 steps) reads all 12 samples once."""
+    dataset = build_dataset(twelve_samples, MEAN, STD, index_dir=tmp_path / "index")
+    everything = sorted(dataset.store.path(i) for i in range(12))
+    ranks = [take(MixedBatchLoader([dataset], 5, rank, 2, num_workers=2), 4) for rank in (0, 1)]
+    epochs = []
+    for epoch in (0, 1):
+        batches = [steps[step]["src"] for steps in ranks for step in (2 * epoch, 2 * epoch + 1)]
+        paths = [path for batch in batches for path in batch["paths"]]
+        assert sorted(paths) == everything
+        labels = [int(label) for batch in batches for label in batch["labels"][:, 0]]
+        assert labels == [int(re.findall(r"\d+", path)[-1]) % 3 for path in paths]
+        epochs.append(paths)
+    assert epochs[0] != epochs[1]
+    resumed = take(MixedBatchLoader([dataset], 5, 1, 2, num_workers=2, start_step=3), 1)[0]
+    assert resumed["src"]["paths"] == ranks[1][3]["src"]["paths"]
+    assert torch.equal(resumed["src"]["image"], ranks[1][3]["src"]["image"])

@@ -35,7 +35,8 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("method", ["supervised", "baseline", "larvseg"])
 def test_smoke_run_trains_measures_and_evaluates(toy: Path, tmp_path: Path, method: str) -> None:
     config = REPO / "configs" / "toy" / f"{method}.yaml"
-    result = run_toy(config, toy, tmp_path / "run", seed=1, overrides=SMOKE_OVERRIDES)
+    overrides = [*SMOKE_OVERRIDES, f"data.index_dir={tmp_path / 'index'}"]
+    result = run_toy(config, toy, tmp_path / "run", seed=1, overrides=overrides)
     assert (result.method, result.seed, result.iterations) == (method, 1, 6)
     assert all(0 <= result.miou[k] <= 100 for k in ("all", "base", "novel"))
     assert (tmp_path / "run" / "model" / "config.json").is_file()
