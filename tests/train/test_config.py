@@ -100,3 +100,20 @@ def test_old_key_ca_top5_still_reads_with_a_warning() -> None:
     assert config.ca.background_topk == 3
     with pytest.warns(FutureWarning):
         assert load_config(None, ["ca.top5=7"]).ca.background_topk == 7
+
+
+def test_data_start_up_keys_and_source_formats(tmp_path: Path) -> None:
+    config = TrainConfig()
+    assert config.data.index_dir == "~/.cache/larvseg/index" and config.data.bad_samples == "skip"
+    assert config.data.check_upfront(50_000) and not config.data.check_upfront(50_001)
+    path = write(tmp_path, {"data": {"validate": "lazy", "index_dir": None}})
+    lazy = load_config(path, [])
+    assert not lazy.data.check_upfront(1) and lazy.data.index_dir is None
+    assert load_config(path, ["data.validate=eager"]).data.check_upfront(10**9)
+    with pytest.raises(TrainConfigError, match=r"data.validate must be one of"):
+        load_config(path, ["data.validate=sometimes"])
+    shards = {"name": "wds", "kind": "singlelabel", "images": "s", "format": "webdataset"}
+    assert load_config(write(tmp_path, {"data": {"sources": [shards]}}), []).data.sources
+    for bad in ({"kind": "segmentation", "annotations": "a"}, {"labels_file": "l.jsonl"}):
+        with pytest.raises(TrainConfigError, match="format webdataset holds image-level samples"):
+            load_config(write(tmp_path, {"data": {"sources": [{**shards, **bad}]}}), [])

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from larvseg.train.cli import main
+from larvseg.train.data.sampler import MixedBatchLoader
 from larvseg.train.engine.checkpoint import find_checkpoint
 from larvseg.train.engine.trainer import Trainer
-from larvseg.train.errors import TrainConfigError, TrainingError
+from larvseg.train.errors import DataError, TrainConfigError, TrainingError
 
 
 def test_mixed_batch_step_logs_every_source(run_config: Any, tmp_path: Path) -> None:
@@ -57,3 +61,23 @@ def test_source_classes_outside_model_classes_are_a_config_error(
     config.model.classes = config.data.sources[0].classes[:2]  # type: ignore[index]
     with pytest.raises(TrainConfigError, match=r"data source 'seg'.*model\.classes"):
         Trainer(config)
+
+
+def test_validate_modes_and_bad_samples(run_config: Any, tmp_path: Path) -> None:
+    """A label map with a value outside the class list: eager stops before training;
+    lazy reads it during training and skips it (logged) or stops with bad_samples: fail."""
+    config = run_config(tmp_path, iterations=2)
+    bad = Path(config.data.sources[0].annotations) / "2.png"  # type: ignore[arg-type]
+    Image.fromarray(np.full((40, 48), 9, np.uint8), mode="L").save(bad)
+    config.data.validate = "eager"
+    with pytest.raises(DataError, match=r"'seg': label map .*2\.png has values \[9\]"):
+        Trainer(config)
+    config.data.validate = "lazy"
+    trainer = Trainer(config)  # not read yet
+    loader = MixedBatchLoader(trainer.datasets, config.seed, 0, 1)
+    skipped = sum(batches["seg"]["skipped"] for batches in itertools.islice(loader, 2))
+    assert skipped == 1  # two steps of 2 = the 4 samples, one of them bad
+    trainer.train()
+    config.data.bad_samples = "fail"
+    with pytest.raises(DataError, match=r"2\.png has values \[9\].*bad_samples: fail"):
+        Trainer(config).train()
