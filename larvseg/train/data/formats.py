@@ -94,7 +94,7 @@ def _tree(root: Path, suffix: str, builder: IndexBuilder, where: str, what: str)
 
 def pair_label_maps(config: DataSourceConfig, where: str) -> SourceIndex:
     """Image <-> label-map pairs matched by relative path (ADE20K, COCO-Stuff layouts),
-    in sorted path order; sample names are the images' (`label_map_path` finds the map)."""
+    in sorted path order; sample names are the images' (`FileSamples.label_map` finds the map)."""
     if config.annotations is None:
         raise DataError(f"{where}: label maps need `annotations` (their folder)")
     builder = IndexBuilder()

@@ -220,7 +220,7 @@ class IndexBuilder:
 
     def stamp(self, path: str | Path) -> None:
         """Record the modification time and size of `path` (a folder or file listed)."""
-        self.stamps[str(path)] = stamp(path, self._started)
+        self.stamps[os.path.abspath(path)] = stamp(path, self._started)
 
     def add(
         self,

@@ -119,6 +119,19 @@ def _age(root: Path, seconds: float = 3600) -> None:
         os.utime(path, (then, then), follow_symlinks=False)
 
 
+def _image_source(
+    folder: Path | str, format: str, kind: str = "singlelabel", **fields: Any
+) -> DataSourceConfig:
+    """An image-level source named after its `format`, over `folder`, 8-pixel crops."""
+    return DataSourceConfig(format, kind, str(folder), format=format, crop_size=8, **fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture()
+def image_source() -> Callable[..., DataSourceConfig]:
+    """Factory: `image_source(folder, format, kind="singlelabel", **fields)`."""
+    return _image_source
+
+
 @pytest.fixture()
 def png_bytes() -> Callable[[int], bytes]:
     """Factory: `png_bytes(value)`, an 8x8 PNG of the colour (v, 2v % 256, 255 - v)."""

@@ -12,26 +12,22 @@ from larvseg.train.config import DataSourceConfig
 from larvseg.train.data.dataset import build_dataset
 from larvseg.train.errors import DataError
 
+datasets = pytest.importorskip("datasets")
 MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
 WNIDS = ["n01440764", "n02123045", "n02084071"]
 
 
-def hf_source(folder: Path, kind: str = "singlelabel", **fields: object) -> DataSourceConfig:
-    return DataSourceConfig(
-        "hf",
-        kind,  # type: ignore[arg-type]
-        str(folder),
-        format="hf",
-        crop_size=8,
-        **fields,  # type: ignore[arg-type]
-    )
+@pytest.fixture()
+def hf_source(image_source: Callable[..., DataSourceConfig]) -> Callable[..., DataSourceConfig]:
+    """Factory: `hf_source(folder, kind="singlelabel", **fields)`, a `format: hf` source."""
+    return lambda folder, kind="singlelabel", **fields: image_source(folder, "hf", kind, **fields)
 
 
 def test_class_label_names_are_the_classes_and_rows_the_images(
-    tmp_path: Path, write_hf_dataset: Callable[..., Path]
+    tmp_path: Path,
+    write_hf_dataset: Callable[..., Path],
+    hf_source: Callable[..., DataSourceConfig],
 ) -> None:
-    import datasets
-
     folder = write_hf_dataset(tmp_path / "ds", [2, 0, 1, 2], datasets.ClassLabel(names=WNIDS))
     dataset = build_dataset(hf_source(folder), MEAN, STD, train=False)
     assert dataset.classes == WNIDS and len(dataset) == 4
@@ -49,7 +45,9 @@ def test_class_label_names_are_the_classes_and_rows_the_images(
 
 
 def test_multilabel_lists_and_wnid_strings(
-    tmp_path: Path, write_hf_dataset: Callable[..., Path]
+    tmp_path: Path,
+    write_hf_dataset: Callable[..., Path],
+    hf_source: Callable[..., DataSourceConfig],
 ) -> None:
     lists = write_hf_dataset(tmp_path / "lists", [[WNIDS[2], WNIDS[0]], [], [WNIDS[1]] * 2])
     dataset = build_dataset(hf_source(lists, "multilabel"), MEAN, STD)
@@ -62,13 +60,16 @@ def test_multilabel_lists_and_wnid_strings(
         build_dataset(hf_source(lists), MEAN, STD)
 
 
-def test_splits_folders_and_columns_are_explained(
-    tmp_path: Path, write_hf_dataset: Callable[..., Path]
-) -> None:
-    import datasets
+@pytest.fixture()
+def two_rows(tmp_path: Path, write_hf_dataset: Callable[..., Path]) -> Path:
+    """A saved dataset of 2 rows, ClassLabel labels 0 and 1."""
+    return write_hf_dataset(tmp_path / "ds", [0, 1], datasets.ClassLabel(names=WNIDS[:2]))
 
-    folder = write_hf_dataset(tmp_path / "ds", [0, 1], datasets.ClassLabel(names=WNIDS[:2]))
-    datasets.DatasetDict({"train": datasets.load_from_disk(str(folder))}).save_to_disk(
+
+def test_splits_folders_and_columns_are_explained(
+    tmp_path: Path, two_rows: Path, hf_source: Callable[..., DataSourceConfig]
+) -> None:
+    datasets.DatasetDict({"train": datasets.load_from_disk(str(two_rows))}).save_to_disk(
         str(tmp_path / "dict")
     )
     with pytest.raises(DataError, match=r"holds the splits \['train'\]; point `images` at one"):
@@ -83,11 +84,10 @@ def test_splits_folders_and_columns_are_explained(
         build_dataset(hf_source(tmp_path / "nolabel"), MEAN, STD)
 
 
-def test_undecodable_row_is_skipped(tmp_path: Path, write_hf_dataset: Callable[..., Path]) -> None:
-    import datasets
-
-    folder = write_hf_dataset(tmp_path / "ds", [0, 1], datasets.ClassLabel(names=WNIDS[:2]))
-    rows = datasets.load_from_disk(str(folder)).cast_column("image", datasets.Image(decode=False))
+def test_undecodable_row_is_skipped(
+    tmp_path: Path, two_rows: Path, hf_source: Callable[..., DataSourceConfig]
+) -> None:
+    rows = datasets.load_from_disk(str(two_rows)).cast_column("image", datasets.Image(decode=False))
     broken = rows.map(
         lambda row, i: {"image": {"bytes": b"x" * i or row["image"]["bytes"], "path": None}},
         with_indices=True,

@@ -98,10 +98,7 @@ def test_second_build_reads_the_index_until_a_folder_changes(
 
 
 def test_classes_file_change_and_other_fields_give_other_indexes(
-    tmp_path: Path,
-    png_bytes: Callable[[int], bytes],
-    age: Callable[..., None],
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, png_bytes: Callable[[int], bytes], age: Callable[..., None]
 ) -> None:
     root = tree(tmp_path / "in", png_bytes, {"n01": 1, "n02": 1})
     classes = tmp_path / "classes.txt"

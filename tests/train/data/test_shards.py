@@ -14,24 +14,25 @@ from larvseg.train.data import dataset as dataset_module
 from larvseg.train.data.dataset import build_dataset
 from larvseg.train.errors import DataError
 
+webdataset = pytest.importorskip("webdataset")
 MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
 
 
+@pytest.fixture()
 def shard_source(
-    folder: Path | str, kind: str = "multilabel", **fields: object
-) -> DataSourceConfig:
-    return DataSourceConfig(
-        "wds",
-        kind,  # type: ignore[arg-type]
-        str(folder),
-        format="webdataset",
-        crop_size=8,
-        **fields,  # type: ignore[arg-type]
+    image_source: Callable[..., DataSourceConfig],
+) -> Callable[..., DataSourceConfig]:
+    """Factory: `shard_source(folder, kind="multilabel", **fields)`, `format: webdataset`."""
+    return lambda folder, kind="multilabel", **fields: image_source(
+        folder, "webdataset", kind, **fields
     )
 
 
 def test_shards_are_indexed_and_read_by_offset(
-    tmp_path: Path, write_shards: Callable[..., Path], age: Callable[..., None]
+    tmp_path: Path,
+    write_shards: Callable[..., Path],
+    shard_source: Callable[..., DataSourceConfig],
+    age: Callable[..., None],
 ) -> None:
     labels = ["n02 n01", "n03", "n01,n01", "n02", "n03 n02 n01"]
     folder = write_shards(tmp_path / "shards", labels, per_shard=2)
@@ -48,7 +49,9 @@ def test_shards_are_indexed_and_read_by_offset(
     assert sample is not None and sample["labels"].tolist() == [1]
 
 
-def test_pattern_numbers_and_singlelabel(tmp_path: Path, write_shards: Callable[..., Path]) -> None:
+def test_pattern_numbers_and_singlelabel(
+    tmp_path: Path, write_shards: Callable[..., Path], shard_source: Callable[..., DataSourceConfig]
+) -> None:
     folder = write_shards(tmp_path / "shards", ["2", "0", "2", "1", "0"], per_shard=2)
     pattern = str(folder / "shard-{000..001}.tar")  # the first two shards only
     config = shard_source(pattern, "singlelabel", classes=["n07", "n08", "n09"])
@@ -65,12 +68,12 @@ def test_pattern_numbers_and_singlelabel(tmp_path: Path, write_shards: Callable[
         build_dataset(shard_source(folder / "shard-{002..003}.tar"), MEAN, STD)
 
 
-def test_bad_shards_name_the_sample(tmp_path: Path, write_shards: Callable[..., Path]) -> None:
+def test_bad_shards_name_the_sample(
+    tmp_path: Path, write_shards: Callable[..., Path], shard_source: Callable[..., DataSourceConfig]
+) -> None:
     folder = write_shards(tmp_path / "two", ["n01", "n01 n02"])
     with pytest.raises(DataError, match=r"shard-000\.tar:s0001\.png has 2 labels; a singlelabel"):
         build_dataset(shard_source(folder, "singlelabel"), MEAN, STD)
-    import webdataset
-
     (tmp_path / "nolabel").mkdir()
     with webdataset.TarWriter(str(tmp_path / "nolabel/a.tar")) as tar:
         tar.write({"__key__": "k1", "png": b"x", "txt": "caption"})
@@ -82,7 +85,10 @@ def test_bad_shards_name_the_sample(tmp_path: Path, write_shards: Callable[..., 
 
 
 def test_corrupt_member_is_skipped_or_fails(
-    tmp_path: Path, write_shards: Callable[..., Path], caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    write_shards: Callable[..., Path],
+    shard_source: Callable[..., DataSourceConfig],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     folder = write_shards(tmp_path / "shards", ["n01", "n02"])
     shard = folder / "shard-000.tar"
@@ -94,12 +100,14 @@ def test_corrupt_member_is_skipped_or_fails(
     skip = build_dataset(shard_source(folder), MEAN, STD)
     with caplog.at_level(logging.WARNING):
         assert skip[(1, 0)] is None and skip[(0, 0)] is not None
-    assert f"data source 'wds': {shard}:s0001.png: cannot decode" in caplog.text
+    assert f"data source 'webdataset': {shard}:s0001.png: cannot decode" in caplog.text
     fail = build_dataset(shard_source(folder), MEAN, STD, bad_samples="fail")
     with pytest.raises(DataError, match=r"s0001\.png: cannot decode .*bad_samples: fail"):
         fail[(1, 0)]
     shard.write_bytes(bytes(data[:start]))  # truncated inside the image of sample 1
-    with pytest.raises(DataError, match=r"'wds': shard .*shard-000\.tar ends before .*s0001"):
+    with pytest.raises(
+        DataError, match=r"'webdataset': shard .*shard-000\.tar ends before .*s0001"
+    ):
         indexed.validate()
     with pytest.raises(DataError, match=r"cannot read shard .*shard-000\.tar"):
         build_dataset(shard_source(folder), MEAN, STD)
@@ -108,6 +116,7 @@ def test_corrupt_member_is_skipped_or_fails(
 def test_second_build_reads_the_shard_index(
     tmp_path: Path,
     write_shards: Callable[..., Path],
+    shard_source: Callable[..., DataSourceConfig],
     age: Callable[..., None],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
