@@ -134,3 +134,12 @@ def test_each_sample_once_per_epoch_over_ranks_and_workers_and_exact_resume(
     resumed = take(MixedBatchLoader([dataset], 5, 1, 2, num_workers=2, start_step=3), 1)[0]
     assert resumed["src"]["paths"] == ranks[1][3]["src"]["paths"]
     assert torch.equal(resumed["src"]["image"], ranks[1][3]["src"]["image"])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="pinned memory needs CUDA")
+def test_pin_memory_gives_pinned_batches(two_sources: list) -> None:
+    pinned = take(MixedBatchLoader(two_sources, 0, 0, 1, num_workers=1, pin_memory=True), 1)[0]
+    plain = take(MixedBatchLoader(two_sources, 0, 0, 1), 1)[0]
+    for name, batch in pinned.items():
+        assert batch["image"].is_pinned() and not plain[name]["image"].is_pinned()
+        assert torch.equal(batch["image"], plain[name]["image"])
