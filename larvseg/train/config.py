@@ -82,8 +82,9 @@ class ModelSection:
             depth, embed_dim, patch_size; only with `init` None).
         embed_dim: cosine embedding width `d`; None = the backbone width (required when
             starting from a timm classifier, whose head rows initialise the classes).
-        classes: the training vocabulary (wnids, class-index order); None = the union of
-            the sources' classes, in source order.
+        classes: the training vocabulary (wnids, class-index order), as a list or a
+            class-list file (one wnid per line, as the sources' `classes`); None = the
+            union of the sources' classes, in source order.
         image_size: inference size written into the exported model's config.
     """
 
@@ -91,7 +92,7 @@ class ModelSection:
     backbone: str = "vit_base_patch16_224"
     backbone_kwargs: dict[str, Any] = field(default_factory=dict)
     embed_dim: int | None = None
-    classes: list[str] | None = None
+    classes: list[str] | str | None = None
     image_size: int = 512
 
 

@@ -22,6 +22,7 @@ from ..ca.attention import BankUpdate, CAClassifierLoss
 from ..ca.memory_bank import MemoryBank
 from ..config import TrainConfig
 from ..data.dataset import SourceDataset, build_dataset
+from ..data.formats import read_class_list
 from ..data.sampler import MixedBatchLoader
 from ..errors import DataError, TrainConfigError, TrainingError
 from ..seeding import derive_seed
@@ -41,9 +42,11 @@ def seed_everything(seed: int) -> None:
 
 
 def vocabulary(config: TrainConfig, datasets: list[SourceDataset]) -> list[str]:
-    """`model.classes`, or the union of the sources' classes in source order."""
-    if config.model.classes is not None:
-        return list(config.model.classes)
+    """`model.classes` (a list or a class-list file; empty entries skipped), or the union
+    of the sources' classes in source order."""
+    classes = read_class_list(config.model.classes, "model.classes")
+    if classes is not None:
+        return [wnid for wnid in classes if wnid]
     seen: dict[str, None] = {}
     for dataset in datasets:
         seen.update(dict.fromkeys(dataset.classes))
