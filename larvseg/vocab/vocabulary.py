@@ -233,9 +233,7 @@ class Vocabulary:
                 covered = -int(self._covered[row])
                 ranked.append((tier, sense_of_row.get(row, 0), covered, record.name, record))
         if corpus is not None:
-            ranked += _wordnet_matches(
-                corpus, rows, words, phrase, senses, ranked, limit
-            )
+            ranked += _wordnet_matches(corpus, rows, words, phrase, senses, ranked, limit)
         ranked.sort()
         return [self._hit(category) for *_, category in ranked[:limit]]
 

@@ -6,7 +6,9 @@ Layout of the output directory:
   only, read back with `weights_only=True`, so a checkpoint cannot run code),
 - `checkpoints/latest`: name of the newest complete training state,
 - `model/`: `config.json` + `model.safetensors` of the latest weights, loadable with
-  `LarvSeg.from_pretrained(output_dir / "model")` (no pickle).
+  `LarvSeg.from_pretrained(output_dir / "model")` (no pickle),
+- `best/`: the same for the best evaluation during training, plus `best.json`
+  (`engine/periodic_eval.py`).
 
 Every file is written to a temporary name in the same folder, flushed to disk and
 renamed into place, so an interrupted write never replaces a good checkpoint.
@@ -84,11 +86,14 @@ def save_checkpoint(
     return path
 
 
-def export_model(model: LarvSegModel, target: Path) -> None:
-    """`save_pretrained` into a fresh folder, then swap it in place of `target`."""
+def export_model(model: LarvSegModel, target: Path, extra: dict[str, str] | None = None) -> None:
+    """`save_pretrained` into a fresh folder, with the `extra` text files (name ->
+    content), then swap it in place of `target`."""
     staging = target.with_name(f".{target.name}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(staging)
+    for name, text in (extra or {}).items():
+        (staging / name).write_text(text, encoding="utf-8")
     for name in os.listdir(staging):
         with open(staging / name, "rb") as handle:
             os.fsync(handle.fileno())

@@ -8,6 +8,8 @@ updates gathered from all ranks so every rank holds the same memory bank.
 from __future__ import annotations
 
 import random
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from .distributed import DistInfo, all_reduce_sum, barrier, gather_rows, wrap_dd
 from .forward import MultiSourceForward, SourceSpec, sample_classes
 from .logger import TrainLogger
 from .optim import build_optimizer, poly_lr
+from .periodic_eval import PeriodicEvaluator, export_best
 from .warm_start import build_training_model, input_normalisation, scratch_model
 
 
@@ -88,6 +91,7 @@ class Trainer:
             build_dataset(source, mean, std, train=True, seed=config.seed)
             for source in config.data.sources
         ]
+        self.evaluator = self._evaluator(mean, std)
         self._validate()
         self.model = self._build_model(state, vocabulary(config, self.datasets)).to(self.device)
         self.iteration = 0 if state is None else int(state["iteration"])
@@ -113,12 +117,27 @@ class Trainer:
         if state is not None:
             self._restore(state)
 
+    def _evaluator(self, mean: Sequence[float], std: Sequence[float]) -> PeriodicEvaluator | None:
+        """Evaluation during training, when `eval_every` is set and there is data for it."""
+        if not self.config.eval_every:
+            return None
+        if not self.config.data.eval_sources:
+            if self.info.is_main:
+                print(
+                    "note: eval_every is set but data.eval_sources is empty: no evaluation "
+                    "during training",
+                    file=sys.stderr,
+                )
+            return None
+        return PeriodicEvaluator(self.config, mean, std)
+
     def _validate(self) -> None:
         """Rank 0 checks every source (DataError); the other ranks learn the outcome."""
         error: DataError | None = None
         if self.info.is_main:
+            evaluated = [] if self.evaluator is None else self.evaluator.datasets
             try:
-                for dataset in self.datasets:
+                for dataset in [*self.datasets, *evaluated]:
                     dataset.validate()
             except DataError as err:
                 error = err
@@ -175,6 +194,8 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         if self.bank is not None:
             self.bank.load_state_dict(state["bank"])
+        if self.evaluator is not None:
+            self.evaluator.restore(state.get("best"))
         set_rng_state(state["rng"])
 
     def state(self) -> dict[str, Any]:
@@ -187,6 +208,7 @@ class Trainer:
             "bank": None if self.bank is None else self.bank.state_dict(),
             "rng": rng_state(),
             "config": self.config.to_dict(),
+            "best": None if self.evaluator is None else self.evaluator.best,
         }
 
     def save(self) -> None:
@@ -225,8 +247,25 @@ class Trainer:
                 self.iteration += 1
                 if self.iteration % config.log_every == 0 or self.iteration == end:
                     logger.log(self.iteration, values)
+                last = self.iteration == config.optim.iterations
+                if config.eval_every and (self.iteration % config.eval_every == 0 or last):
+                    self.evaluate(logger)
                 if self.iteration % config.checkpoint_every == 0 or self.iteration == end:
                     self.save()
+
+    def evaluate(self, logger: TrainLogger) -> None:
+        """Evaluate on rank 0 while the other ranks wait; log the results and export a
+        new best model to `OUTPUT_DIR/best/`."""
+        if self.evaluator is None:
+            return
+        if self.info.is_main:
+            values, improved = self.evaluator.evaluate(self.model, self.iteration, self.device)
+            self.model.train()
+            logger.log_eval(self.iteration, values)
+            if improved and self.evaluator.best is not None:
+                export_best(self.model, self.output_dir, self.evaluator.best)
+            logger.message(self.evaluator.summary(self.iteration, values))
+        barrier(self.info)
 
     def step(self, batches: dict[str, dict[str, Any]]) -> dict[str, float]:
         """One optimizer step on a mixed batch; returns the logged values."""

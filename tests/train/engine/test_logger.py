@@ -21,7 +21,11 @@ def test_redirected_training_log_has_plain_lines(
     assert "\r" not in out + err
     lines = [line for line in err.splitlines() if line.startswith("train ")]
     assert [line.split(" | ")[0] for line in lines] == ["train 1/2", "train 2/2"]
-    pattern = r"train 2/2 \| loss \d+\.\d{4} \| seg/seg \d+\.\d{4} \| .* \| lr .+ \| [\d.]+ it/s \| eta 00:00"
+    number = r"\d+\.\d{4}"
+    pattern = (
+        rf"train 2/2 \| loss {number} \| seg/seg {number} \| .* \| lr .+ \| [\d.]+ it/s"
+        r" \| eta 00:00"
+    )
     assert re.fullmatch(pattern, lines[1]), lines[1]
     records = [json.loads(line) for line in (tmp_path / "out" / "train_log.jsonl").open()]
     assert [r["iteration"] for r in records] == [1, 2]

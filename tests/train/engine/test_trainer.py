@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from larvseg.train.cli import main
+from larvseg.train.config import TrainConfig
 from larvseg.train.engine.checkpoint import find_checkpoint
 from larvseg.train.engine.trainer import Trainer
-from larvseg.train.config import TrainConfig
 from larvseg.train.errors import DataError, TrainConfigError, TrainingError
 
 
