@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ...config import ModelConfig
 from ...modeling.model import LarvSegModel
 from ..errors import ResumeError
 
@@ -122,6 +123,13 @@ def find_checkpoint(path: str | Path) -> Path:
         f"no training checkpoint at {str(path)!r}: expected a .pt file or a run folder "
         f"with {CHECKPOINT_DIR}/{LATEST}"
     )
+
+
+def model_from_state(state: dict[str, Any]) -> LarvSegModel:
+    """The model of a training state (`load_checkpoint`), in training mode, on CPU."""
+    model = LarvSegModel(ModelConfig.from_dict(state["model_config"]))
+    model.load_state_dict(state["model"])
+    return model.train()
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -17,18 +17,23 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...config import ModelConfig
 from ...modeling.model import LarvSegModel
 from ...vocab.table import missing_wnids, wnid_positions
 from ..ca.attention import BankUpdate, CAClassifierLoss
 from ..ca.memory_bank import MemoryBank
-from ..config import TrainConfig
+from ..config import CASection, TrainConfig
 from ..data.dataset import SourceDataset, build_dataset
 from ..data.formats import read_class_list
 from ..data.sampler import MixedBatchLoader
 from ..errors import DataError, TrainConfigError, TrainingError
 from ..seeding import derive_seed
-from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import (
+    load_checkpoint,
+    model_from_state,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from .distributed import DistInfo, all_reduce_sum, barrier, gather_rows, wrap_ddp
 from .forward import MultiSourceForward, SourceSpec, sample_classes
 from .logger import TrainLogger
@@ -54,6 +59,19 @@ def vocabulary(config: TrainConfig, datasets: list[SourceDataset]) -> list[str]:
     for dataset in datasets:
         seen.update(dict.fromkeys(dataset.classes))
     return list(seen)
+
+
+def ca_classifier(ca: CASection, model: LarvSegModel) -> tuple[MemoryBank, CAClassifierLoss]:
+    """An empty memory bank over `model`'s classes and the CA-Classifier loss, as `ca`
+    configures them."""
+    width = int(model.cosine_classifier.class_embed.shape[1])
+    bank = MemoryBank(len(model.config.categories), width, ca.bank_size, ca.topk)
+    loss = CAClassifierLoss(
+        score_threshold=ca.score_threshold,
+        diff_threshold=ca.diff_threshold,
+        background_topk=ca.background_topk,
+    )
+    return bank, loss
 
 
 class Trainer:
@@ -96,20 +114,11 @@ class Trainer:
         self.model = self._build_model(state, vocabulary(config, self.datasets)).to(self.device)
         self.iteration = 0 if state is None else int(state["iteration"])
         self.sources = self._source_specs()
-        self.bank_dim = int(self.model.cosine_classifier.class_embed.shape[1])
         self.bank: MemoryBank | None = None
         ca_loss = None
         if config.ca.enabled and any(source.image_level for source in self.sources):
-            ca = config.ca
-            self.bank = MemoryBank(
-                len(self.model.config.categories), self.bank_dim, ca.bank_size, ca.topk
-            )
+            self.bank, ca_loss = ca_classifier(config.ca, self.model)
             self.bank.to(self.device)
-            ca_loss = CAClassifierLoss(
-                score_threshold=ca.score_threshold,
-                diff_threshold=ca.diff_threshold,
-                background_topk=ca.background_topk,
-            )
         autocast = config.precision == "bf16" and self.device.type == "cuda"
         self.forward = MultiSourceForward(self.model, self.sources, ca_loss, autocast)
         self.ddp = wrap_ddp(self.forward, self.info, self.device)
@@ -147,9 +156,7 @@ class Trainer:
 
     def _build_model(self, state: dict[str, Any] | None, classes: list[str]) -> LarvSegModel:
         if state is not None:
-            model = LarvSegModel(ModelConfig.from_dict(state["model_config"]))
-            model.load_state_dict(state["model"])
-            return model.train()
+            return model_from_state(state)
         section = self.config.model
         if section.init is None:
             model, report = scratch_model(
@@ -318,7 +325,7 @@ class Trainer:
         if self.bank is None:
             return
         empty_ids = torch.zeros(0, dtype=torch.long, device=self.device)
-        empty_rows = torch.zeros(0, self.bank_dim, device=self.device)
+        empty_rows = torch.zeros(0, self.bank.dim, device=self.device)
         ids = torch.cat([u[0].long() for u in updates] + [empty_ids])
         rows = torch.cat([u[1].float() for u in updates] + [empty_rows])
         ids, rows = gather_rows(ids, rows, self.info)
