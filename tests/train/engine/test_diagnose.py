@@ -95,3 +95,29 @@ def test_diagnose_attention_command(
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err, err
+
+
+def test_diagnostic_on_real_street_scenes(
+    run_dict: Any, tmp_path: Path, shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Full-ADE20K photos of 2048x1536, 2200x1650 and 2200x1467 pixels (no side a multiple
+    of 16), three of their classes read as the model's tabby, person and dog."""
+    folder = shared_data / "ade20k-full"
+    values = dict(zip((312, 401, 2420), ODD_CLASSES, strict=True))
+    data = run_dict(tmp_path, 2, 2)
+    data["data"]["eval_sources"] = [
+        {
+            "name": "streets",
+            "kind": "segmentation",
+            "images": str(folder),
+            "annotations": str(folder),
+            "label_suffix": "_seg.png",
+            "label_decoder": "ade20k_full",
+            "classes": [values.get(v) for v in range(4096)],  # all others unused
+        }
+    ]
+    config = TrainConfig.from_dict(data)
+    Trainer(config).train()
+    report = diagnose_attention(config, "streets")
+    assert report.share.pairs > 0 and 0 < report.share.attention < 1
+    assert 0 < report.share.area < 1 and report.share.novel_pairs > 0  # dog: novel
