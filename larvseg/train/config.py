@@ -235,6 +235,10 @@ def _renamed(data: Any) -> Any:
     data = dict(data)
     for (section, old), new in RENAMED_KEYS.items():
         part = data.get(section)
+        if isinstance(part, dict) and old in part and new in part:
+            raise TrainConfigError(
+                f"config gives both {section}.{old} and {section}.{new}; keep only {section}.{new}"
+            )
         if isinstance(part, dict) and old in part:
             warnings.warn(
                 f"config key {section}.{old} is renamed {section}.{new}; please update the file",
