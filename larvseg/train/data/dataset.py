@@ -161,7 +161,7 @@ class SourceDataset(torch.utils.data.Dataset):
             return
         with (
             ThreadPoolExecutor(SCAN_THREADS) as pool,
-            tqdm(total=len(self), desc=f"checking {self.config.name}") as bar,
+            tqdm(total=len(self), desc=f"checking {self.config.name}", disable=None) as bar,
         ):
             for start in range(0, len(self), SCAN_CHUNK):
                 chunk = range(start, min(start + SCAN_CHUNK, len(self)))

@@ -13,6 +13,7 @@ import importlib
 import io
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -56,14 +57,16 @@ def read_label_map(path: Path, decoder: str | None = None) -> np.ndarray:
         raise DataError(f"cannot read label map {path}: {err}") from err
 
 
-def read_class_list(classes: list[str | None] | str | None, where: str) -> list[str | None] | None:
+def read_class_list(
+    classes: Sequence[str | None] | str | None, where: str
+) -> list[str | None] | None:
     """The class list (label value -> wnid; None for an unused value) from YAML or a file.
 
     A file has one wnid per line, line i for label value i; an empty line or "-" marks
     an unused value.
     """
-    if classes is None or isinstance(classes, list):
-        return classes
+    if classes is None or not isinstance(classes, str):
+        return None if classes is None else list(classes)
     path = Path(classes)
     if not path.is_file():
         raise DataError(f"{where}: classes file {path} not found")
@@ -161,7 +164,8 @@ def from_folders(config: DataSourceConfig, where: str) -> SourceIndex:
     unknown = [name for name in folders if name not in known]
     if unknown:
         raise DataError(f"{where}: class folders {unknown[:5]} in {root} are not in `classes`")
-    for name in tqdm(folders, desc=f"listing {config.name}", unit="folder", leave=False):
+    listing = tqdm(folders, desc=f"listing {config.name}", unit="folder", leave=False, disable=None)
+    for name in listing:
         folder = root / name
         builder.stamp(folder)
         with os.scandir(folder) as entries:

@@ -85,7 +85,8 @@ def list_shards(config: DataSourceConfig, where: str) -> SourceIndex:
     if Path(config.images).is_dir():
         builder.stamp(config.images)
     shards = shard_paths(config.images, where)
-    for shard in tqdm(shards, desc=f"indexing {config.name}", unit="shard", leave=False):
+    bar = tqdm(shards, desc=f"indexing {config.name}", unit="shard", leave=False, disable=None)
+    for shard in bar:
         builder.stamp(shard)
         shard_id = builder.folder(str(shard))
         try:
