@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..cli.exit import USAGE_ERROR, run_command
+from ..config import DATA_ROOT_ENV
 
 if TYPE_CHECKING:
     from .config import TrainConfig
@@ -18,11 +19,12 @@ TRAINING_PACKAGES = {"yaml": "PyYAML"}
 
 EPILOG = """\
 examples:
-  larvseg-train --config configs/larvseg_c171_wa150.yaml
+  larvseg-train --config configs/larvseg_c171_wa150.yaml --data-root /datasets
+  LARVSEG_DATA=/datasets larvseg-train --config configs/larvseg_c171_wa150.yaml
   larvseg-train --config run.yaml --set optim.lr=0.01 --set data.sources.0.batch_size=4
   larvseg-train --config run.yaml --resume              # continue OUTPUT_DIR's latest checkpoint
   torchrun --nproc_per_node 8 -m larvseg.train.cli --config run.yaml
-  larvseg-train --config run.yaml --eval-only --checkpoint runs/x/model
+  larvseg-train --config run.yaml --eval-only --checkpoint runs/x/model --json eval.json
 
 The configuration schema (every key and its default) is in docs/training.md;
 `--set` takes dotted paths (list items by index) and YAML scalar values.
@@ -54,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--output-dir", help="where checkpoints and logs go (config output_dir)")
     parser.add_argument(
+        "--data-root",
+        help="folder that relative data paths of every source are read from (config "
+        f"data.root; default ${DATA_ROOT_ENV} where set, else the current directory)",
+    )
+    parser.add_argument(
         "--resume",
         nargs="?",
         const="",
@@ -70,6 +77,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--checkpoint",
         help="with --eval-only: the model folder or hub id to evaluate (default: OUTPUT_DIR/model)",
+    )
+    parser.add_argument(
+        "--base-classes",
+        metavar="FILE|benchmark:NAME",
+        help="with --eval-only: the base classes (a file of wnids, one per line, or "
+        "benchmark:NAME for a benchmark's classes); default: config data.base_classes, "
+        "else inferred from the training segmentation sources' class lists",
+    )
+    parser.add_argument(
+        "--json", metavar="OUT", help="with --eval-only: also write the results as JSON to OUT"
+    )
+    parser.add_argument(
+        "--allow-uncovered",
+        action="store_true",
+        help="with --eval-only: score classes that cover no model category (never "
+        "predicted) instead of stopping with an error",
     )
     return parser
 
@@ -102,17 +125,26 @@ def _run(args: argparse.Namespace) -> int:
     overrides = [item for group in args.overrides for item in group]
     if args.output_dir:
         overrides.append(f"output_dir={args.output_dir}")
-    if args.checkpoint and not args.eval_only:
-        raise TrainConfigError("--checkpoint is for --eval-only; use --resume to continue training")
+    for flag in ("checkpoint", "base_classes", "json", "allow_uncovered"):
+        if getattr(args, flag) and not args.eval_only:
+            raise TrainConfigError(f"--{flag.replace('_', '-')} is for --eval-only")
     try:
-        config = load_config(args.config, overrides)
+        config = load_config(args.config, overrides, args.data_root)
     except TrainConfigError as err:
         raise TrainConfigError(f"configuration error: {err}") from err
     if args.eval_only:
-        from .evaluation.runner import run_evaluation
+        from .evaluation.runner import base_classes, run_evaluation
 
-        checkpoint = args.checkpoint or str(Path(config.output_dir) / "model")
-        print(run_evaluation(config, checkpoint, sources=config.data.eval_sources or None))
+        report = run_evaluation(
+            config,
+            args.checkpoint or str(Path(config.output_dir) / "model"),
+            sources=config.data.eval_sources or None,
+            base=base_classes(config, args.base_classes),
+            allow_uncovered=args.allow_uncovered,
+        )
+        print(report)
+        if args.json:
+            print(f"wrote {report.write_json(args.json)}")
         return 0
     return _train(config, args.resume)
 

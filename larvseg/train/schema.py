@@ -9,23 +9,59 @@ imports torch.
 from __future__ import annotations
 
 import dataclasses
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .config import DataSourceConfig, TrainConfig
+from ..config import DATA_ROOT_ENV
+from .config import DATA_PATH_KEYS, DataSourceConfig, TrainConfig
 from .errors import TrainConfigError
 
 
 def load_config(
-    path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()
+    path: str | Path | None,
+    overrides: list[str] | tuple[str, ...] = (),
+    data_root: str | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> TrainConfig:
-    """Read a YAML file (None = all defaults) and apply `key.path=value` overrides."""
+    """Read a YAML file (None = all defaults), apply `key.path=value` overrides and the
+    data root (`data_root`, e.g. `--data-root`, else `with_data_root`'s rule)."""
     data = read_yaml(path) if path is not None else {}
     for override in overrides:
         apply_override(data, override)
-    return TrainConfig.from_dict(data)
+    if data_root is not None:
+        section = data.setdefault("data", {})
+        if not isinstance(section, dict):
+            raise TrainConfigError("data must be a mapping")
+        section["root"] = data_root
+    return with_data_root(TrainConfig.from_dict(data), os.environ if environ is None else environ)
+
+
+def with_data_root(config: TrainConfig, environ: Mapping[str, str]) -> TrainConfig:
+    """`config` with every relative data path (`images`, `annotations`, `labels_file` of
+    every source and eval source) read from the data root: `data.root`, else
+    `environ["LARVSEG_DATA"]`, else unchanged (the current directory).
+
+    The paths become absolute and `data.root` records the root, so applying it again
+    changes nothing. Class-list files stay relative to the current directory.
+    """
+    where = "data.root" if config.data.root else f"${DATA_ROOT_ENV}"
+    root = config.data.root or environ.get(DATA_ROOT_ENV)
+    if not root:
+        return config
+    base = Path(root).expanduser().absolute()
+    if not base.is_dir():
+        raise TrainConfigError(f"data root {root!r} (from {where}) is not a folder")
+    for source in [*config.data.sources, *config.data.eval_sources]:
+        for key in DATA_PATH_KEYS:
+            value = getattr(source, key)
+            if value and not Path(value).is_absolute():
+                setattr(source, key, str(base / value))
+    config.data.root = str(base)
+    return config
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ...evaluation.labelmaps import IGNORE_INDEX
 from ...modeling.model import LarvSegModel
-from ..data.formats import IGNORE_INDEX
 from .attention import CAClassifierLoss
 from .memory_bank import MemoryBank
 

@@ -20,23 +20,20 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from ...errors import ImageError
+from ...errors import DataError, ImageError
+from ...evaluation.labelmaps import (
+    IGNORE_INDEX,
+    read_class_list,
+    read_label_map,
+    warn_unused_classes,
+)
 from ...pipeline.image import load_image
 from ...pipeline.preprocess import normalize
 from ...vocab.table import wnid_positions
 from ..config import DataSourceConfig
-from ..errors import DataError
 from ..seeding import seed_sequence
 from .augment import augment
-from .formats import (
-    IGNORE_INDEX,
-    Sample,
-    from_folders,
-    from_labels_file,
-    pair_label_maps,
-    read_class_list,
-    read_label_map,
-)
+from .formats import Sample, from_folders, from_labels_file, pair_label_maps
 
 IGNORE_ON_DISK = 255  # raw label value meaning "ignore" for class lists of <= 255 entries
 SCAN_THREADS = 8
@@ -98,12 +95,15 @@ class SourceDataset(torch.utils.data.Dataset):
             )
         return np.where(ignore, IGNORE_INDEX, self.value_lut[values])
 
-    def _check(self, sample: Sample) -> None:
-        """Read and map one sample's label map; its size must match the image header."""
+    def _check(self, sample: Sample) -> np.ndarray | None:
+        """Read and map one sample's label map; its size must match the image header.
+
+        Returns the map's pixel count per class `(K,)`, None for a sample without one.
+        """
         if sample.label_map is None:
             if not sample.image.is_file():
                 raise DataError(f"{self.where}: image {sample.image} does not exist")
-            return
+            return None
         labels = self.map_labels(
             read_label_map(sample.label_map, self.config.label_decoder), sample.label_map
         )
@@ -117,13 +117,22 @@ class SourceDataset(torch.utils.data.Dataset):
                 f"{self.where}: image {sample.image} is {size[0]}x{size[1]} but its label map "
                 f"{sample.label_map} is {labels.shape[1]}x{labels.shape[0]}"
             )
+        return np.bincount(labels[labels != IGNORE_INDEX], minlength=len(self.classes))
 
     def validate(self) -> None:
-        """Check every sample before training (label maps decoded, images exist); DataError."""
+        """Check every sample before training (label maps decoded, images exist); DataError.
+
+        A segmentation source whose label maps never hold one of its listed classes gets
+        a `ClassListWarning` naming them (evaluation would count them as base classes).
+        """
+        pixels = np.zeros(len(self.classes), dtype=np.int64)
         with ThreadPoolExecutor(SCAN_THREADS) as pool:
             jobs = pool.map(self._check, self.samples)
-            for _ in tqdm(jobs, total=len(self), desc=f"checking {self.config.name}"):
-                pass
+            for counts in tqdm(jobs, total=len(self), desc=f"checking {self.config.name}"):
+                if counts is not None:
+                    pixels += counts
+        if self.config.kind == "segmentation":
+            warn_unused_classes(self.where, self.classes, pixels.tolist())
 
     def read(self, index: int) -> tuple[np.ndarray, np.ndarray | None] | None:
         """Sample `index` as stored: `(H, W, 3)` uint8 RGB pixels and its label map as

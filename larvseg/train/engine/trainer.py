@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ...config import ModelConfig
+from ...errors import DataError
 from ...modeling.model import LarvSegModel
 from ...vocab.table import missing_wnids, wnid_positions
 from ..ca.attention import BankUpdate, CAClassifierLoss
@@ -23,7 +24,7 @@ from ..ca.memory_bank import MemoryBank
 from ..config import TrainConfig
 from ..data.dataset import SourceDataset, build_dataset
 from ..data.sampler import MixedBatchLoader
-from ..errors import DataError, TrainConfigError, TrainingError
+from ..errors import TrainConfigError, TrainingError
 from ..seeding import derive_seed
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .distributed import DistInfo, all_reduce_sum, barrier, gather_rows, wrap_ddp

@@ -16,13 +16,13 @@ from typing import Any
 import torch
 
 from ...dataclass_io import read_dataclass, to_plain
+from ...evaluation.runner import evaluate
 from ...vocab.table import wnid_positions
 from ..ca.diagnostics import AttentionShare, attention_share
 from ..config import DataSourceConfig, TrainConfig
 from ..data.dataset import build_dataset
 from ..engine.trainer import Trainer
 from ..errors import TrainConfigError
-from ..evaluation.runner import evaluate
 from ..schema import load_config
 from .generate import read_manifest
 

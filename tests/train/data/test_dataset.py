@@ -13,16 +13,11 @@ import torch
 from PIL import Image
 from timm.data import ImageNetInfo
 
-from larvseg.train.data.augment import IGNORE_INDEX
-from larvseg.train.data.dataset import (
-    DataError,
-    DataSourceConfig,
-    SourceDataset,
-    build_dataset,
-    collate,
-    read_label_map,
-)
-from larvseg.train.evaluation.metrics import ConfusionMatrix
+from larvseg.errors import DataError
+from larvseg.evaluation.labelmaps import IGNORE_INDEX, read_label_map
+from larvseg.evaluation.metrics import ConfusionMatrix
+from larvseg.train.config import DataSourceConfig
+from larvseg.train.data.dataset import SourceDataset, build_dataset, collate
 
 MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
 

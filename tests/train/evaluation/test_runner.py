@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from larvseg.train.evaluation.predict import ClassPredictor
 from PIL import Image
 from torch import nn
 
@@ -20,7 +21,6 @@ from larvseg.train.cli import main
 from larvseg.train.config import DataSourceConfig, TrainConfig
 from larvseg.train.data.formats import IGNORE_INDEX
 from larvseg.train.errors import EvaluationError
-from larvseg.train.evaluation.predict import ClassPredictor
 from larvseg.train.evaluation.runner import evaluate, run_evaluation
 
 DOG, CAT, BIRD, SCOOTER = "n02084071", "n02121808", "n01503061", "n03791053"  # `cosine_model`
