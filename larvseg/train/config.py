@@ -27,8 +27,8 @@ SAMPLING_AUTO_THRESHOLD = 4096
 SOURCE_KINDS = ("segmentation", "multilabel", "singlelabel")
 LABEL_DECODERS = ("ade20k_full",)
 SourceKind = Literal["segmentation", "multilabel", "singlelabel"]
-DATA_PATH_KEYS = ("images", "annotations", "labels_file")
-"""Source fields that are data paths: relative ones are read from the data root."""
+DATA_PATH_KEYS = ("images", "annotations", "labels_file", "classes")
+"""Source fields that may be paths: relative ones are read from the data root."""
 RENAMED_KEYS = {("ca", "top5"): "background_topk"}
 """Old config keys still read (with a warning): (section, old name) -> new name."""
 
@@ -114,9 +114,10 @@ class DataSection:
         eval_sources: segmentation sources `--eval-only` measures (e.g. ADE-150 val);
             empty = the training segmentation sources.
         num_workers: data-loader worker processes.
-        root: the data root: relative `images`, `annotations` and `labels_file` paths of
-            every source are read from it. None = `$LARVSEG_DATA` where set, else the
-            current directory (`with_data_root` applies it).
+        root: the data root: every relative path of this section (sources' images,
+            annotations, labels_file, classes files; a base_classes file) is read from
+            it. None = `$LARVSEG_DATA` where set, else the current directory
+            (`larvseg.train.schema.with_data_root` applies it).
         base_classes: the base classes evaluation reports apart from novel ones (a list
             of wnids, a file of them or `benchmark:NAME`); None = every class listed by
             a training segmentation source (the output says it was inferred).

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from ..config import DATA_ROOT_ENV
+from ..vocab.benchmarks import BENCHMARK_PREFIX
 from .config import DATA_PATH_KEYS, DataSourceConfig, TrainConfig
 from .errors import TrainConfigError
 
@@ -41,25 +42,27 @@ def load_config(
 
 
 def with_data_root(config: TrainConfig, environ: Mapping[str, str]) -> TrainConfig:
-    """`config` with every relative data path (`images`, `annotations`, `labels_file` of
-    every source and eval source) read from the data root: `data.root`, else
-    `environ["LARVSEG_DATA"]`, else unchanged (the current directory).
+    """`config` with every relative path of its `data` section read from the data root:
+    `data.root`, else `environ["LARVSEG_DATA"]`, else unchanged (the current directory).
 
-    The paths become absolute and `data.root` records the root, so applying it again
-    changes nothing. Class-list files stay relative to the current directory.
+    The paths are each source's (and eval source's) `images`, `annotations`,
+    `labels_file` and `classes` file, and a `data.base_classes` file; shipped maps
+    (`benchmark:NAME`) are no paths. They become absolute and `data.root` records the
+    root, so applying it again changes nothing.
     """
-    where = "data.root" if config.data.root else f"${DATA_ROOT_ENV}"
     root = config.data.root or environ.get(DATA_ROOT_ENV)
     if not root:
         return config
     base = Path(root).expanduser().absolute()
-    if not base.is_dir():
-        raise TrainConfigError(f"data root {root!r} (from {where}) is not a folder")
+
+    def under_root(value: Any) -> Any:
+        is_path = isinstance(value, str) and value and not value.startswith(BENCHMARK_PREFIX)
+        return str(base / value) if is_path and not Path(value).is_absolute() else value
+
     for source in [*config.data.sources, *config.data.eval_sources]:
         for key in DATA_PATH_KEYS:
-            value = getattr(source, key)
-            if value and not Path(value).is_absolute():
-                setattr(source, key, str(base / value))
+            setattr(source, key, under_root(getattr(source, key)))
+    config.data.base_classes = under_root(config.data.base_classes)
     config.data.root = str(base)
     return config
 

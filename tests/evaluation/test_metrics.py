@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+
 from larvseg.evaluation.metrics import ConfusionMatrix, EvalResult
 
 WNIDS = ["n02084071", "n02121808", "n01503061", "n03791053", "n12102133"]  # as `cosine_model`
