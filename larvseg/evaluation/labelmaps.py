@@ -51,12 +51,14 @@ def read_label_map(path: Path, decoder: str | None = None) -> np.ndarray:
 def read_class_list(classes: list[str | None] | str | None, where: str) -> list[str | None] | None:
     """The class list (stored value -> wnid; None for a value that is no class).
 
-    `classes` is a list, a file (one wnid per line, line i for value i; an empty line
-    or "-" marks a value that is no class) or `benchmark:NAME`, the shipped map of a
+    `classes` is a list or a file (one wnid per line, line i for value i; None, an
+    empty entry or "-" marks a value that is no class) or `benchmark:NAME`, the shipped map of a
     benchmark's label maps as downloaded (`larvseg.vocab.benchmarks.label_map_wnids`).
     """
-    if classes is None or isinstance(classes, list):
-        return classes
+    if classes is None:
+        return None
+    if isinstance(classes, list):
+        return [_entry(c) for c in classes]
     if classes.startswith(BENCHMARK_PREFIX):
         name = classes[len(BENCHMARK_PREFIX) :]
         if name not in BENCHMARKS:
@@ -71,8 +73,13 @@ def read_class_list(classes: list[str | None] | str | None, where: str) -> list[
             f"{where}: classes file {path} not found (give a file of wnids, one per line, "
             f"or a shipped map: {', '.join(BENCHMARK_PREFIX + b for b in BENCHMARKS)})"
         )
-    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
-    return [None if line in ("", "-") else line for line in lines]
+    return [_entry(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _entry(value: str | None) -> str | None:
+    """A class-list entry: None, "" and "-" mark a value that is no class."""
+    value = None if value is None else value.strip()
+    return None if value in (None, "", "-") else value
 
 
 def class_wnids(classes: list[str | None] | str, where: str) -> list[str]:
