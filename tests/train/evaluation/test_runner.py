@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 import yaml
 from PIL import Image
 
+from larvseg.cli.main import main as larvseg_main
 from larvseg.errors import EvaluationError
 from larvseg.evaluation.labelmaps import ClassListWarning
 from larvseg.modeling.model import LarvSegModel
@@ -126,3 +128,38 @@ def test_eval_only_command(saved: str, tmp_path: Path, capsys: pytest.CaptureFix
     for flag in (["--json", "x.json"], ["--base-classes", "b.txt"], ["--allow-uncovered"]):
         assert main([*argv, *flag]) == 2
         assert f"{flag[0]} is for --eval-only" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["ade-150", "ade-847"])
+def test_eval_only_and_larvseg_eval_agree(
+    saved: str,
+    name: str,
+    benchmark_tree: Callable[..., Path],
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    """The shipped configurations' evaluation source and base classes give exactly the
+    numbers (and JSON) of `larvseg eval` on the same download."""
+    if name == "ade-150":
+        maps = [np.kron(np.array([[127, 1, 0], [9, 127, 1]]), np.ones((16, 16), np.int64))]
+        root = benchmark_tree(tmp_path / "data", name, maps)
+        source = {"images": "ADEChallengeData2016/images/validation"}
+        source["annotations"] = "ADEChallengeData2016/annotations/validation"
+    else:
+        root = request.getfixturevalue("ade847_tree")  # the real scenes
+        source = {"images": "ADE20K_2021_17_01/images/ADE/validation", "label_suffix": "_seg.png"}
+        source.update(annotations=source["images"], label_decoder="ade20k_full")
+    source.update(name=name, kind="segmentation", classes=f"benchmark:{name}")
+    data = {"eval_sources": [source], "base_classes": "benchmark:coco-stuff-171"}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump({"data": data}))
+    configured = ["--config", str(tmp_path / "run.yaml"), "--data-root", str(root)]
+    configured += ["--eval-only", "--checkpoint", saved, "--json", str(tmp_path / "a.json")]
+    direct = ["eval", "--dataset", name, "--root", str(root), "--model", saved]
+    direct += ["--json", str(tmp_path / "b.json")]
+    assert main([*configured, "--allow-uncovered"]) == 0
+    assert larvseg_main([*direct, "--allow-uncovered"]) == 0
+    a, b = (json.loads((tmp_path / f).read_text())[name] for f in ("a.json", "b.json"))
+    assert a.pop("split").startswith("base classes named by data.base_classes")
+    assert b.pop("split").startswith(f"base = the {name} classes that are coco-stuff-171")
+    del a["seconds"], b["seconds"]
+    assert a == b and a["images"] == (1 if name == "ade-150" else 3)
