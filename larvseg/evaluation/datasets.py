@@ -9,22 +9,23 @@
   (value = COCO-Stuff id - 1; 255 and the 11 unused thing ids are ignored).
 
 Each stored value becomes a class through `larvseg.vocab.benchmarks.label_map_wnids`;
-classes of one benchmark sharing a synset are one evaluated class (as in training).
+classes are in the benchmark's label order, and classes of one benchmark sharing a
+synset are one evaluated class (as in training).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError, ImageError
 from ..pipeline.image import load_image
-from ..vocab.benchmarks import BENCHMARKS, label_map_wnids
+from ..vocab.benchmarks import BENCHMARK_PREFIX, BENCHMARKS, label_map_wnids
 from ..vocab.table import wnid_positions
-from .labelmaps import map_values, read_label_map
+from .labelmaps import class_wnids, map_values, read_label_map
 
 log = logging.getLogger(__name__)
 
@@ -75,24 +76,20 @@ class LabelMapDataset:
 
     Args:
         pairs: `(image, label map)` files.
+        classes: the classes (distinct wnids); targets index into them.
         value_classes: the wnid of each stored value, None where the value is no class
-            (ignored, as are values beyond the list).
+            (ignored, as are values beyond the list and wnids not in `classes`).
         decoder: `read_label_map`'s decoder ("ade20k_full" or None).
         name: for messages.
-
-    Attributes:
-        classes: the distinct wnids of `value_classes`, in first-seen order (targets
-            index into them).
     """
 
     pairs: list[tuple[Path, Path]]
+    classes: list[str]
     value_classes: list[str | None]
     decoder: str | None = None
     name: str = ""
-    classes: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.classes = list(dict.fromkeys(w for w in self.value_classes if w))
         self._lookup = wnid_positions(self.classes, self.value_classes)
 
     def __len__(self) -> int:
@@ -156,4 +153,7 @@ def benchmark_dataset(
         raise DataError(
             f"{name}: {len(unpaired)} images have no label map, e.g. {unpaired[0]} is missing"
         )
-    return LabelMapDataset(pairs, label_map_wnids(name), layout.decoder, name)
+    spec = BENCHMARK_PREFIX + name
+    return LabelMapDataset(
+        pairs, class_wnids(spec, name), label_map_wnids(name), layout.decoder, name
+    )

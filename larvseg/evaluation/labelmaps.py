@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import DataError
-from ..vocab.benchmarks import BENCHMARK_PREFIX, BENCHMARKS, label_map_wnids
+from ..vocab.benchmarks import BENCHMARK_PREFIX, BENCHMARKS, label_map_wnids, wnids
 from ..vocab.vocabulary import listing
 
 IGNORE_INDEX = -1
@@ -83,8 +83,12 @@ def _entry(value: str | None) -> str | None:
 
 
 def class_wnids(classes: list[str | None] | str, where: str) -> list[str]:
-    """The distinct wnids of a class list (as `read_class_list` takes it), in first-seen order."""
-    return list(dict.fromkeys(w for w in read_class_list(classes, where) or [] if w))
+    """The distinct wnids of a class list (as `read_class_list` takes it): a shipped map's
+    in the benchmark's label order, others in first-seen order."""
+    listed = read_class_list(classes, where) or []
+    if isinstance(classes, str) and classes.startswith(BENCHMARK_PREFIX):
+        listed = wnids(classes[len(BENCHMARK_PREFIX) :])
+    return list(dict.fromkeys(w for w in listed if w))
 
 
 def map_values(values: np.ndarray, lookup: np.ndarray) -> np.ndarray:

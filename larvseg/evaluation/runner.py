@@ -203,8 +203,9 @@ class EvalReport:
         return json.dumps(self.to_dict(), indent=indent)
 
     def write_json(self, path: str | Path) -> Path:
-        """Write `to_json()` to `path` (folders created); returns the path."""
+        """Write `to_json(indent=None)` (compact: ADE-847's confusion matrix alone has
+        559,504 entries) to `path`, folders created; returns the path."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.to_json() + "\n", encoding="utf-8")
+        path.write_text(self.to_json(indent=None) + "\n", encoding="utf-8")
         return path

@@ -17,7 +17,7 @@ from larvseg.evaluation.labelmaps import (
     read_label_map,
     warn_unused_classes,
 )
-from larvseg.vocab.benchmarks import label_map_wnids
+from larvseg.vocab.benchmarks import label_map_wnids, wnids
 
 DOG, CAT = "n02084071", "n02121808"
 
@@ -30,6 +30,8 @@ def test_class_lists_from_yaml_a_file_or_a_shipped_map(tmp_path: Path) -> None:
     assert listed == [None, DOG, None, CAT, DOG]
     assert class_wnids(str(tmp_path / "classes.txt"), "x") == [DOG, CAT]
     assert read_class_list("benchmark:ade-847", "x") == label_map_wnids("ade-847")
+    ordered = class_wnids("benchmark:ade-847", "x")  # the label order, shared synsets once
+    assert ordered == list(dict.fromkeys(wnids("ade-847"))) and len(ordered) == 748
     with pytest.raises(DataError, match=r"source 'a': unknown benchmark map 'benchmark:ade'"):
         read_class_list("benchmark:ade", "source 'a'")
     with pytest.raises(DataError, match=r"missing.txt not found .*benchmark:ade-150"):

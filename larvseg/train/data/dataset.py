@@ -23,6 +23,7 @@ from tqdm import tqdm
 from ...errors import DataError, ImageError
 from ...evaluation.labelmaps import (
     IGNORE_INDEX,
+    class_wnids,
     read_class_list,
     read_label_map,
     warn_unused_classes,
@@ -216,7 +217,7 @@ def build_dataset(
         if not value_classes:
             raise DataError(f"{where}: `classes` (label value -> wnid) is required with maps")
         samples = pair_label_maps(config, where)
-        classes = list(dict.fromkeys(w for w in value_classes if w))
+        classes = class_wnids(config.classes or value_classes, where)
     return SourceDataset(config, samples, classes, value_classes, mean, std, train, seed)
 
 
