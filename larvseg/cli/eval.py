@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate and print the table (and write the JSON)."""
     # torch and timm load only when this command runs
     from ..evaluation.datasets import LAYOUTS, benchmark_dataset
+    from ..evaluation.predict import PredictOptions
     from ..evaluation.runner import BaseClasses, EvalReport, evaluate
     from ..modeling.model import LarvSegModel
     from ..segmenter import resolve_device, resolve_dtype
@@ -101,12 +102,14 @@ def run(args: argparse.Namespace) -> int:
         model,
         dataset,
         base.wnids,
+        PredictOptions(
+            size=args.size,
+            window=args.window,
+            stride=args.stride,
+            autocast_dtype=resolve_dtype("bf16" if args.bf16 else None),
+        ),
         split=base.rule,
-        size=args.size,
-        window=args.window,
-        stride=args.stride,
         device=resolve_device(args.device),
-        autocast_dtype=resolve_dtype("bf16" if args.bf16 else None),
         allow_uncovered=args.allow_uncovered,
         name=args.dataset,
     )

@@ -11,6 +11,7 @@ scored (IoU 0 where it occurs) with `allow_uncovered`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -25,17 +26,38 @@ from ..vocab.vocabulary import Vocabulary, listing
 SHOWN_UNCOVERED = 10
 
 
+@dataclass(frozen=True)
+class PredictOptions:
+    """How images are scored, as `segment()` takes it.
+
+    Attributes:
+        size: short side images are resized to (None = the model's `image_size`).
+        window: sliding-window side in pixels, a multiple of the patch size (None =
+            `size`); stride: window step (None = 2/3 of the window, whole patches).
+        k: decoding candidates per patch, as in `segment()`; None = exact argmax.
+        batch_size: windows per forward pass.
+        autocast_dtype: `torch.bfloat16` to run the network under autocast.
+    """
+
+    size: int | None = None
+    window: int | None = None
+    stride: int | None = None
+    k: int | None = 8
+    batch_size: int = 4
+    autocast_dtype: torch.dtype | None = None
+
+
+DEFAULT_OPTIONS = PredictOptions()
+"""`segment()`'s defaults: the model's size, windows of that size, k = 8, fp32."""
+
+
 class ClassPredictor:
     """`predictor(image)` -> `(H, W)` int64 index into `classes` of every pixel.
 
     Args:
         model: the network (eval mode, on its device).
         classes: the benchmark's classes (wnids, unique), in label order.
-        size: short side images are resized to (default the model's `image_size`).
-        window, stride: sliding windows (default `size` and 2/3 of it).
-        k: decoding candidates per patch, as in `segment()`; None = exact argmax.
-        batch_size: windows per forward pass.
-        autocast_dtype: `torch.bfloat16` to run the network under autocast.
+        options: how images are scored.
         source: the dataset's name, for error messages.
         allow_uncovered: score classes that cover no model category (never predicted,
             listed in `uncovered`) instead of raising `EvaluationError`.
@@ -50,13 +72,8 @@ class ClassPredictor:
         self,
         model: LarvSegModel,
         classes: Sequence[str],
+        options: PredictOptions = DEFAULT_OPTIONS,
         *,
-        size: int | None = None,
-        window: int | None = None,
-        stride: int | None = None,
-        k: int | None = 8,
-        batch_size: int = 4,
-        autocast_dtype: torch.dtype | None = None,
         source: str = "",
         allow_uncovered: bool = False,
     ) -> None:
@@ -91,8 +108,7 @@ class ClassPredictor:
         assignment = np.where(subset.assignment >= 0, position[subset.assignment], -1)
         self.model = model
         self.assignment = ItemAssignment(torch.from_numpy(assignment), len(classes), "closed")
-        self.size, self.window, self.stride, self.k = size, window, stride, k
-        self.batch_size, self.autocast_dtype = batch_size, autocast_dtype
+        self.options = options
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """Class index `(H, W)` int64 of each pixel of an `(H, W, 3)` uint8 RGB image."""
@@ -100,12 +116,12 @@ class ClassPredictor:
             self.model,
             [image],
             self.assignment,
-            size=self.size,
-            window=self.window,
-            stride=self.stride,
-            batch_size=self.batch_size,
-            k=self.k,
-            autocast_dtype=self.autocast_dtype,
+            size=self.options.size,
+            window=self.options.window,
+            stride=self.options.stride,
+            batch_size=self.options.batch_size,
+            k=self.options.k,
+            autocast_dtype=self.options.autocast_dtype,
         )
         return labels.astype(np.int64)
 

@@ -28,7 +28,7 @@ from ..errors import DataError, EvaluationError
 from ..modeling.model import LarvSegModel
 from .labelmaps import IGNORE_INDEX, class_wnids
 from .metrics import ConfusionMatrix, EvalResult
-from .predict import ClassPredictor
+from .predict import DEFAULT_OPTIONS, ClassPredictor, PredictOptions
 
 Item = tuple[np.ndarray, np.ndarray | None] | None
 
@@ -87,14 +87,9 @@ def evaluate(
     model: LarvSegModel,
     dataset: EvalDataset,
     base: AbstractSet[str] | Sequence[bool],
+    options: PredictOptions = DEFAULT_OPTIONS,
     *,
     split: str = "",
-    size: int | None = None,
-    window: int | None = None,
-    stride: int | None = None,
-    k: int | None = 8,
-    batch_size: int = 4,
-    autocast_dtype: torch.dtype | None = None,
     device: str | torch.device = "cpu",
     allow_uncovered: bool = False,
     progress: bool = True,
@@ -107,13 +102,8 @@ def evaluate(
         model: the model; put in eval mode on `device`.
         dataset: the images and targets; target value `k` is `dataset.classes[k]`.
         base: the base wnids, or one flag per class of the dataset.
+        options: how images are scored (size, windows, decoding, autocast).
         split: how the base classes were decided (shown with the result).
-        size: short side images are resized to (None = the model's `image_size`).
-        window: sliding-window side in pixels (a multiple of the patch size); None =
-            `size`. stride: window step (None = 2/3 of the window, whole patches).
-        k: decoding candidates per patch (as `segment()`); None = exact argmax.
-        batch_size: windows per forward pass.
-        autocast_dtype: `torch.bfloat16` to run the network under autocast.
         device: where the model runs.
         allow_uncovered: score classes that cover no model category (never predicted,
             listed in the result's `uncovered`) instead of raising `EvaluationError`.
@@ -125,16 +115,7 @@ def evaluate(
     flags = base_flags(classes, base)
     model.eval().to(device)
     predictor = ClassPredictor(
-        model,
-        classes,
-        size=size,
-        window=window,
-        stride=stride,
-        k=k,
-        batch_size=batch_size,
-        autocast_dtype=autocast_dtype,
-        source=name,
-        allow_uncovered=allow_uncovered,
+        model, classes, options, source=name, allow_uncovered=allow_uncovered
     )
     confusion = ConfusionMatrix(len(classes), IGNORE_INDEX)
     images = skipped = 0

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from larvseg.errors import EvaluationError
-from larvseg.evaluation.predict import ClassPredictor
+from larvseg.evaluation.predict import ClassPredictor, PredictOptions
 from larvseg.modeling.model import LarvSegModel
 from larvseg.segmenter import LarvSeg
 
@@ -26,7 +26,7 @@ def test_prediction_equals_segment_pixel_for_pixel(
 ) -> None:
     """The evaluation's class map is `segment(image, vocab=classes)` mapped to class indices."""
     classes = [SCOOTER, ANIMAL, "n12102133"]  # a parent class among them
-    predictor = ClassPredictor(cosine_model, classes, size=64, k=k)
+    predictor = ClassPredictor(cosine_model, classes, PredictOptions(k=k))
     segmenter = LarvSeg(cosine_model, device="cpu")
     for path in real_images[:4]:
         seg = segmenter.segment(path, vocab=classes, size=64, k=k or 5)
@@ -41,8 +41,8 @@ def test_uncovered_classes_stop_by_default_and_are_never_predicted_when_allowed(
         ClassPredictor(cosine_model, [DOG, SKY, ANIMAL], source="ade")
     with pytest.raises(EvaluationError, match="evaluate a model trained with these classes"):
         ClassPredictor(cosine_model, [SKY], allow_uncovered=True)
-    allowed = ClassPredictor(cosine_model, [DOG, SKY, ANIMAL], size=64, allow_uncovered=True)
-    without = ClassPredictor(cosine_model, [DOG, ANIMAL], size=64)
+    allowed = ClassPredictor(cosine_model, [DOG, SKY, ANIMAL], allow_uncovered=True)
+    without = ClassPredictor(cosine_model, [DOG, ANIMAL])
     assert allowed.uncovered == [SKY] and without.uncovered == []
     assert allowed.names == ["dog.n.01", "sky.n.01", "animal.n.01"]
     seen = set()

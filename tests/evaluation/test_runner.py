@@ -12,6 +12,7 @@ import pytest
 
 from larvseg.errors import EvaluationError, InputError
 from larvseg.evaluation.labelmaps import IGNORE_INDEX
+from larvseg.evaluation.predict import PredictOptions
 from larvseg.evaluation.runner import BaseClasses, EvalReport, _read_ahead, evaluate
 from larvseg.modeling.model import LarvSegModel
 
@@ -30,7 +31,7 @@ def test_parent_class_covers_its_hyponyms(
     """A benchmark class that is a parent of model categories (animal) wins where dog does."""
     items = random_items(2)
     result = evaluate(
-        dog_everywhere, in_memory([SCOOTER, ANIMAL], items), {SCOOTER}, size=64, progress=False
+        dog_everywhere, in_memory([SCOOTER, ANIMAL], items), {SCOOTER}, progress=False
     )
     animal = float((counted(items) == 1).mean())
     assert [row.name for row in result.per_class] == ["motor_scooter.n.01", "animal.n.01"]
@@ -52,10 +53,8 @@ def test_evaluate_constant_prediction(
         dog_everywhere,
         in_memory([CAT, DOG, BIRD], items),
         {CAT, DOG},
+        PredictOptions(window=64, stride=32),
         split="cat and dog are base",
-        size=64,
-        window=64,
-        stride=32,
         progress=False,
         readers=readers,
         name="toy",
@@ -88,10 +87,8 @@ def test_uncovered_classes_are_scored_and_named_in_the_json(
     items = random_items(2)
     data = in_memory([DOG, CYCLIST], items)
     with pytest.raises(EvaluationError, match=r"cyclist.n.01 \(n09986189\).*allow_uncovered"):
-        evaluate(dog_everywhere, data, {DOG}, size=64, progress=False)
-    result = evaluate(
-        dog_everywhere, data, {DOG}, size=64, allow_uncovered=True, progress=False, name="a"
-    )
+        evaluate(dog_everywhere, data, {DOG}, progress=False)
+    result = evaluate(dog_everywhere, data, {DOG}, allow_uncovered=True, progress=False, name="a")
     dog = float((counted(items) == 0).mean())
     assert result.uncovered == [CYCLIST]
     assert [r.iou for r in result.per_class] == pytest.approx([dog, 0.0])
@@ -109,7 +106,7 @@ def test_evaluate_rejects_bad_inputs(
     with pytest.raises(EvaluationError, match="base has 2 flags for 3"):
         evaluate(cosine_model, data, [True, False], progress=False)
     with pytest.raises(InputError, match=r"window 100 .* multiples of the patch size 16"):
-        evaluate(cosine_model, data, set(), window=100, progress=False)
+        evaluate(cosine_model, data, set(), PredictOptions(window=100), progress=False)
     with pytest.raises(EvaluationError, match=r"'sky'.*n09436708"):
         evaluate(cosine_model, in_memory([DOG, "n09436708"], []), set(), name="sky")
 

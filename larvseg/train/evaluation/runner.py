@@ -13,6 +13,7 @@ import torch
 
 from ...errors import EvaluationError
 from ...evaluation.labelmaps import class_wnids, warn_unused_classes
+from ...evaluation.predict import DEFAULT_OPTIONS, PredictOptions
 from ...evaluation.runner import BaseClasses, EvalReport, evaluate
 from ...modeling.model import LarvSegModel
 from ..config import DataSourceConfig, TrainConfig
@@ -52,10 +53,7 @@ def run_evaluation(
     *,
     sources: Sequence[DataSourceConfig] | None = None,
     base: BaseClasses | None = None,
-    size: int | None = None,
-    window: int | None = None,
-    stride: int | None = None,
-    k: int | None = 8,
+    options: PredictOptions = DEFAULT_OPTIONS,
     device: str | torch.device | None = None,
     allow_uncovered: bool = False,
     progress: bool = True,
@@ -68,7 +66,7 @@ def run_evaluation(
         sources: the data to evaluate on; default the configuration's segmentation
             sources (read without augmentation, at original resolution).
         base: the base classes; default `base_classes(config)`.
-        size, window, stride, k, allow_uncovered: as in `evaluate`.
+        options, allow_uncovered: as in `evaluate`.
         device: default CUDA when available, else CPU.
         progress: show a progress bar per source.
 
@@ -92,11 +90,8 @@ def run_evaluation(
             model,
             dataset,
             base.wnids,
+            options,
             split=base.rule,
-            size=size,
-            window=window,
-            stride=stride,
-            k=k,
             device=device,
             allow_uncovered=allow_uncovered,
             progress=progress,

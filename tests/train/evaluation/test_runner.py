@@ -56,9 +56,7 @@ def test_run_evaluation(saved: str, tmp_path: Path) -> None:
     train = write_source(tmp_path / "coco", [DOG, CAT])  # dog, cat: base
     test = write_source(tmp_path / "ade", [BIRD, DOG])  # bird (novel), dog
     config = TrainConfig.from_dict({"data": {"sources": [train]}, "output_dir": str(tmp_path)})
-    report = run_evaluation(
-        config, None, sources=[DataSourceConfig(**test)], size=64, window=64, progress=False
-    )
+    report = run_evaluation(config, None, sources=[DataSourceConfig(**test)], progress=False)
     (result,) = report.results
     assert result.dataset == "ade"
     assert [(r.wnid, r.base) for r in result.per_class] == [(BIRD, False), (DOG, True)]
@@ -69,7 +67,7 @@ def test_run_evaluation(saved: str, tmp_path: Path) -> None:
     assert json.loads(report.to_json())["ade"]["miou_novel"] == 0.0
     assert str(report).startswith("evaluation of ade: mIoU")
     assert "base / novel: inferred" in str(report)
-    default = run_evaluation(config, str(tmp_path / "model"), size=64, progress=False)
+    default = run_evaluation(config, str(tmp_path / "model"), progress=False)
     assert [r.dataset for r in default.results] == ["coco"]
     assert default.results[0].miou_novel is None
 
@@ -80,10 +78,10 @@ def test_named_base_classes_make_blanked_classes_novel(saved: str, tmp_path: Pat
     train = write_source(tmp_path / "coco", [DOG, CAT, BIRD], values=(0, 1, 2))
     test = DataSourceConfig(**write_source(tmp_path / "ade", [BIRD, DOG]))
     inferred = TrainConfig.from_dict({"data": {"sources": [train]}})
-    (result,) = run_evaluation(inferred, saved, sources=[test], size=64, progress=False).results
+    (result,) = run_evaluation(inferred, saved, sources=[test], progress=False).results
     assert result.miou_novel is None and "novel -" in str(result)
     named = TrainConfig.from_dict({"data": {"sources": [train], "base_classes": [DOG, CAT]}})
-    (result,) = run_evaluation(named, saved, sources=[test], size=64, progress=False).results
+    (result,) = run_evaluation(named, saved, sources=[test], progress=False).results
     assert result.miou_novel == 0.0 and [r.base for r in result.per_class] == [False, True]
     assert result.split == "base classes named by data.base_classes (2 wnids)"
     (tmp_path / "base.txt").write_text(f"{DOG}\n{BIRD}\n", encoding="utf-8")
@@ -97,7 +95,7 @@ def test_a_training_source_listing_a_class_its_maps_never_hold_warns(
     train = write_source(tmp_path / "coco", [DOG, CAT, BIRD], values=(0, 1, 2))
     config = TrainConfig.from_dict({"data": {"sources": [train]}})
     with pytest.warns(ClassListWarning, match=rf"'coco': 1 of its 3 listed classes .*{BIRD}"):
-        run_evaluation(config, saved, size=64, progress=False)
+        run_evaluation(config, saved, progress=False)
 
 
 def test_classes_the_model_lacks_stop_unless_allowed(saved: str, tmp_path: Path) -> None:
@@ -105,7 +103,7 @@ def test_classes_the_model_lacks_stop_unless_allowed(saved: str, tmp_path: Path)
     config = TrainConfig.from_dict({"data": {"sources": [test]}})
     with pytest.raises(EvaluationError, match=r"'ade'.*n09436708"):
         run_evaluation(config, saved, progress=False)
-    report = run_evaluation(config, saved, size=64, progress=False, allow_uncovered=True)
+    report = run_evaluation(config, saved, progress=False, allow_uncovered=True)
     assert report.results[0].uncovered == [SKY]
 
 
