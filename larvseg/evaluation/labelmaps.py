@@ -48,16 +48,18 @@ def read_label_map(path: Path, decoder: str | None = None) -> np.ndarray:
         raise DataError(f"cannot read label map {path}: {err}") from err
 
 
-def read_class_list(classes: list[str | None] | str | None, where: str) -> list[str | None] | None:
+def read_class_list(
+    classes: Sequence[str | None] | str | None, where: str
+) -> list[str | None] | None:
     """The class list (stored value -> wnid; None for a value that is no class).
 
-    `classes` is a list or a file (one wnid per line, line i for value i; None, an
+    `classes` is a sequence or a file (one wnid per line, line i for value i; None, an
     empty entry or "-" marks a value that is no class) or `benchmark:NAME`, the shipped map of a
     benchmark's label maps as downloaded (`larvseg.vocab.benchmarks.label_map_wnids`).
     """
     if classes is None:
         return None
-    if isinstance(classes, list):
+    if not isinstance(classes, str):
         return [_entry(c) for c in classes]
     if classes.startswith(BENCHMARK_PREFIX):
         name = classes[len(BENCHMARK_PREFIX) :]
@@ -82,7 +84,7 @@ def _entry(value: str | None) -> str | None:
     return None if value in (None, "", "-") else value
 
 
-def class_wnids(classes: list[str | None] | str, where: str) -> list[str]:
+def class_wnids(classes: Sequence[str | None] | str, where: str) -> list[str]:
     """The distinct wnids of a class list (as `read_class_list` takes it): a shipped map's
     in the benchmark's label order, others in first-seen order."""
     listed = read_class_list(classes, where) or []

@@ -107,7 +107,7 @@ def evaluate(
         device: where the model runs.
         allow_uncovered: score classes that cover no model category (never predicted,
             listed in the result's `uncovered`) instead of raising `EvaluationError`.
-        progress: show a tqdm bar (images/s).
+        progress: show a tqdm bar (images/s) when stderr is a terminal.
         readers: threads reading images ahead of the model.
         name: dataset name shown in the result.
     """
@@ -125,7 +125,7 @@ def evaluate(
         total=len(dataset),
         desc=f"eval {name}".strip(),
         unit="image",
-        disable=not progress,
+        disable=None if progress else True,  # None: on a terminal only
     )
     for item in bar:
         target = None if item is None else item[1]

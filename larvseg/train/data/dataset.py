@@ -129,7 +129,8 @@ class SourceDataset(torch.utils.data.Dataset):
         pixels = np.zeros(len(self.classes), dtype=np.int64)
         with ThreadPoolExecutor(SCAN_THREADS) as pool:
             jobs = pool.map(self._check, self.samples)
-            for counts in tqdm(jobs, total=len(self), desc=f"checking {self.config.name}"):
+            checking = f"checking {self.config.name}"
+            for counts in tqdm(jobs, total=len(self), desc=checking, disable=None):  # terminal only
                 if counts is not None:
                     pixels += counts
         if self.config.kind == "segmentation":
