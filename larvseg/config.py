@@ -16,6 +16,10 @@ CLASSIFIER_KINDS: tuple[str, ...] = ("cosine", "linear")
 DEFAULT_MODEL = "timm/vit_base_patch16_224.augreg_in21k"
 """The out-of-the-box model: timm's ImageNet-21K ViT-B/16 classifier, applied per patch."""
 
+DATA_ROOT_ENV = "LARVSEG_DATA"
+"""Environment variable naming the folder datasets are read from (training sources,
+`larvseg eval --root`), unless a path or `--data-root` says otherwise."""
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 

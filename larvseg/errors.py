@@ -35,3 +35,12 @@ class VocabularyError(LarvSegError, ValueError):
 
 class InputError(LarvSegError, ValueError):
     """An argument outside what a function accepts (a mode, a size, a dtype, a device)."""
+
+
+class DataError(LarvSegError, ValueError):
+    """Data on disk that cannot be used (a missing folder, an unpaired or unreadable label
+    map, a class list that does not fit); the message names the file and what to fix."""
+
+
+class EvaluationError(LarvSegError, ValueError):
+    """Evaluation inputs that do not fit together; the message names the input."""

@@ -13,6 +13,7 @@ import mkdocs_gen_files
 
 from larvseg.cli.main import build_parser
 from larvseg.train.cli import build_parser as build_train_parser
+from larvseg.train.data.cli import build_parser as build_data_parser
 from larvseg.train.toy.cli import build_parser as build_toy_parser
 
 INTRO = """# Command line
@@ -37,6 +38,7 @@ def page() -> str:
         (build_parser(), "larvseg"),
         (build_train_parser(), "larvseg-train"),
         (build_toy_parser(), "larvseg-toy"),
+        (build_data_parser(), "larvseg-data"),
     ):
         for command, text in help_pages(parser, name):
             sections.append(f"## `{command}`\n\n```text\n{text.rstrip()}\n```\n")

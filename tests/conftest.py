@@ -6,20 +6,39 @@ Factories are fixtures too (`make_timm_classifier`, `save_timm_checkpoint`,
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 import timm
 import torch
+from PIL import Image
 from timm.models import save_for_hf
 
 from larvseg.config import ModelConfig
+from larvseg.modeling.classifier import CosineClassifier
 from larvseg.modeling.model import LarvSegModel
+from larvseg.vocab.table import nltk_wordnet
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 TINY_VIT = {"depth": 1, "embed_dim": 32, "num_heads": 2}
+BENCHMARK_TREES = {
+    "ade-150": (
+        "ADEChallengeData2016/images/validation",
+        "ADEChallengeData2016/annotations/validation",
+        ".png",
+    ),
+    "coco-stuff-171": (
+        "coco_stuff164k/images/val2017",
+        "coco_stuff164k/stuffthingmaps_trainval2017/val2017",
+        ".png",
+    ),
+}
+"""Where the downloads keep validation images and label maps (written out, not imported)."""
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +47,22 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared test data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def wordnet() -> Any:
+    """nltk's WordNet 3.0 corpus reader; skip where it is missing, fail where env var CI is
+    set (install it with `scripts/install_wordnet.sh DIR`, then `NLTK_DATA=DIR`)."""
+    found = nltk_wordnet()
+    if found is None:
+        message = (
+            "nltk's WordNet 3.0 is not installed: run `scripts/install_wordnet.sh DIR` and set"
+            " NLTK_DATA=DIR"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
 
 
 @pytest.fixture(scope="session")
@@ -106,3 +141,58 @@ def save_timm_checkpoint() -> Callable[..., Path]:
 def tiny_cosine_config() -> Callable[..., ModelConfig]:
     """Factory: `tiny_cosine_config(categories, image_size=64)`, a tiny cosine config."""
     return _tiny_cosine_config
+
+
+@pytest.fixture()
+def dog_everywhere(cosine_model: LarvSegModel) -> LarvSegModel:
+    """`cosine_model` predicting dog (class 0) at every pixel: every backbone feature is
+    one vector `b` and dog is embedded as `b Pp` (cosine 1)."""
+    norm, classifier = cosine_model.backbone.vit.norm, cosine_model.classifier
+    assert isinstance(norm, torch.nn.LayerNorm) and isinstance(classifier, CosineClassifier)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        norm.weight.zero_()
+        norm.bias.copy_(torch.randn(32))
+        classifier.class_proj.copy_(torch.eye(16))
+        classifier.class_embed[0] = norm.bias @ classifier.patch_proj
+    return cosine_model
+
+
+def _benchmark_tree(root: Path, name: str, maps: list[np.ndarray]) -> Path:
+    """`root` holding benchmark `name`'s validation data as downloaded: a random JPEG
+    and an 8-bit PNG label map (`maps[i]`, stored values) per image; returns `root`."""
+    images, annotations, suffix = BENCHMARK_TREES[name]
+    rng = np.random.default_rng(0)
+    for i, values in enumerate(maps):
+        image = root / images / f"{i:012d}.jpg"
+        label = root / annotations / f"{i:012d}{suffix}"
+        image.parent.mkdir(parents=True, exist_ok=True)
+        label.parent.mkdir(parents=True, exist_ok=True)
+        pixels = rng.integers(0, 256, (*values.shape, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(image)
+        Image.fromarray(values.astype(np.uint8), mode="L").save(label)
+    return root
+
+
+def _ade847_tree(root: Path, scenes: Path) -> Path:
+    """`root/ADE20K_2021_17_01/images/ADE/validation/urban/street/` holding copies of the
+    real full-ADE20K scenes (`.jpg`, `_seg.png`, `.json`) of folder `scenes`; returns root."""
+    folder = root / "ADE20K_2021_17_01/images/ADE/validation/urban/street"
+    folder.mkdir(parents=True)
+    for path in sorted(scenes.iterdir()):
+        (folder / path.name).write_bytes(path.read_bytes())
+    return root
+
+
+@pytest.fixture()
+def benchmark_tree() -> Callable[..., Path]:
+    """Factory: `benchmark_tree(root, name, maps)` writes ade-150 or coco-stuff-171
+    validation data in the downloaded layout (random JPEGs, `maps` as 8-bit PNGs)."""
+    return _benchmark_tree
+
+
+@pytest.fixture()
+def ade847_tree(shared_data: Path, tmp_path: Path) -> Path:
+    """A folder holding `ADE20K_2021_17_01` with the three real full-ADE20K scenes as its
+    validation split (the downloaded layout)."""
+    return _ade847_tree(tmp_path / "ade847", shared_data / "ade20k-full")

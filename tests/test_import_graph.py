@@ -117,3 +117,10 @@ def test_packages_are_not_reexport_facades(name: str) -> None:
     if name == "larvseg":
         return
     assert not imports_of(name, modules()[name], set(modules())), f"{name} re-exports"
+
+
+def test_every_module_folder_is_a_package() -> None:
+    """setuptools ships only folders with an `__init__.py`: a folder of modules without
+    one would be missing from the installed package."""
+    folders = {p.parent for p in PACKAGE.rglob("*.py")}
+    assert [str(f) for f in sorted(folders) if not (f / "__init__.py").is_file()] == []

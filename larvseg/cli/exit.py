@@ -1,14 +1,16 @@
 """How every larvseg command ends: exit codes, error messages and closed pipes.
 
 A `LarvSegError` (bad input: a file, a checkpoint, a synset, a config key) becomes
-one line `PROG: message` on stderr and exit code 2, never a traceback; output piped
-into a command that stops reading (`larvseg vocab search moth | head`) ends quietly.
+one line `PROG: message` on stderr and exit code 2, never a traceback; a warning is
+one line `PROG: warning: message` on stderr, when it is raised; output piped into a
+command that stops reading (`larvseg vocab search moth | head`) ends quietly.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import Callable
 
 from ..errors import LarvSegError
@@ -20,7 +22,11 @@ USAGE_ERROR = 2
 def run_command(prog: str, command: Callable[[], int]) -> int:
     """Run `command` and return its exit code; `LarvSegError` -> message and 2."""
     try:
-        code = command()
+        with warnings.catch_warnings():
+            warnings.showwarning = lambda message, *_, **__: print(
+                f"{prog}: warning: {message}", file=sys.stderr
+            )
+            code = command()
         sys.stdout.flush()
     except LarvSegError as err:
         print(f"{prog}: {err}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""The `larvseg` command: `larvseg segment ...` and `larvseg vocab ...`."""
+"""The `larvseg` command: `larvseg segment ...`, `larvseg vocab ...` and `larvseg eval ...`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from .eval import register as register_eval
 from .exit import run_command
 from .segment import register as register_segment
 from .vocab import register as register_vocab
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     register_segment(subparsers)
     register_vocab(subparsers)
+    register_eval(subparsers)
     return parser
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..cli.exit import USAGE_ERROR, run_command
+from ..config import DATA_ROOT_ENV
 
 if TYPE_CHECKING:
     from .config import TrainConfig
@@ -18,11 +19,12 @@ TRAINING_PACKAGES = {"yaml": "PyYAML"}
 
 EPILOG = """\
 examples:
-  larvseg-train --config configs/larvseg_c171_wa150.yaml
+  larvseg-train --config configs/larvseg_c171_wa150.yaml --data-root /datasets
+  LARVSEG_DATA=/datasets larvseg-train --config configs/larvseg_c171_wa150.yaml
   larvseg-train --config run.yaml --set optim.lr=0.01 --set data.sources.0.batch_size=4
   larvseg-train --config run.yaml --resume              # continue OUTPUT_DIR's latest checkpoint
   torchrun --nproc_per_node 8 -m larvseg.train.cli --config run.yaml
-  larvseg-train --config run.yaml --eval-only --checkpoint runs/x/model
+  larvseg-train --config run.yaml --eval-only --checkpoint runs/x/model --json eval.json
   larvseg-train --config run.yaml --diagnose-attention val --checkpoint runs/x
 
 The configuration schema (every key and its default) is in docs/training.md;
@@ -55,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--output-dir", help="where checkpoints and logs go (config output_dir)")
     parser.add_argument(
+        "--data-root",
+        help="folder that relative data paths of every source are read from (config "
+        f"data.root; default ${DATA_ROOT_ENV} where set, else the current directory)",
+    )
+    parser.add_argument(
         "--resume",
         nargs="?",
         const="",
@@ -86,6 +93,22 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="with --diagnose-attention: measure the first N images of SOURCE (default: all)",
+    )
+    parser.add_argument(
+        "--base-classes",
+        metavar="FILE|benchmark:NAME",
+        help="with --eval-only: the base classes (a file of wnids, one per line, or "
+        "benchmark:NAME for a benchmark's classes); default: config data.base_classes, "
+        "else inferred from the training segmentation sources' class lists",
+    )
+    parser.add_argument(
+        "--json", metavar="OUT", help="with --eval-only: also write the results as JSON to OUT"
+    )
+    parser.add_argument(
+        "--allow-uncovered",
+        action="store_true",
+        help="with --eval-only: score classes that cover no model category (never "
+        "predicted) instead of stopping with an error",
     )
     return parser
 
@@ -124,23 +147,28 @@ def _run(args: argparse.Namespace) -> int:
             "--checkpoint is for --eval-only and --diagnose-attention; use --resume to "
             "continue training"
         )
+    for flag in ("base_classes", "json", "allow_uncovered"):
+        if getattr(args, flag) and not args.eval_only:
+            raise TrainConfigError(f"--{flag.replace('_', '-')} is for --eval-only")
     if args.max_images is not None and (not args.diagnose_attention or args.max_images < 1):
         raise TrainConfigError("--max-images takes a positive count, with --diagnose-attention")
     try:
-        config = load_config(args.config, overrides)
+        config = load_config(args.config, overrides, args.data_root)
     except TrainConfigError as err:
         raise TrainConfigError(f"configuration error: {err}") from err
     if args.eval_only:
-        from .evaluation.runner import run_evaluation
+        from .evaluation.runner import base_classes, run_evaluation
 
-        checkpoint = args.checkpoint or str(Path(config.output_dir) / "model")
         report = run_evaluation(
             config,
-            checkpoint,
+            args.checkpoint or str(Path(config.output_dir) / "model"),
             sources=config.data.eval_sources or None,
-            progress=sys.stderr.isatty(),
+            base=base_classes(config, args.base_classes),
+            allow_uncovered=args.allow_uncovered,
         )
         print(report)
+        if args.json:
+            print(f"wrote {report.write_json(args.json)}")
         return 0
     if args.diagnose_attention:
         from .engine.diagnose import diagnose_attention

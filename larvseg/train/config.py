@@ -19,7 +19,9 @@ import yaml
 
 from ..config import DEFAULT_MODEL
 from ..dataclass_io import read_dataclass, to_plain
-from .errors import DataError, TrainConfigError
+from ..errors import DataError
+from ..vocab.benchmarks import BENCHMARK_PREFIX
+from .errors import TrainConfigError
 
 SAMPLING_AUTO_THRESHOLD = 4096
 EAGER_CHECK_LIMIT = 50_000
@@ -27,6 +29,8 @@ EAGER_CHECK_LIMIT = 50_000
 SOURCE_KINDS = ("segmentation", "multilabel", "singlelabel")
 LABEL_DECODERS = ("ade20k_full",)
 SourceKind = Literal["segmentation", "multilabel", "singlelabel"]
+DATA_PATH_KEYS = ("images", "annotations", "labels_file", "classes")
+"""Source fields that may be paths: relative ones are read from the data root."""
 RENAMED_KEYS = {("ca", "top5"): "background_topk"}
 """Old config keys still read (with a warning): (section, old name) -> new name."""
 
@@ -71,6 +75,12 @@ class DataSourceConfig:
             and bool(self.annotations) == bool(self.labels_file)
         ):
             raise DataError(f"{where}: give exactly one of `annotations` or `labels_file`")
+        named = isinstance(self.classes, str) and self.classes.startswith(BENCHMARK_PREFIX)
+        if named and self.reduce_zero_label:
+            raise DataError(
+                f"{where}: classes {self.classes} maps the label values as stored "
+                "(ADE-150: value 0 = 'other' is already no class); remove reduce_zero_label"
+            )
         if self.label_decoder not in (None, *LABEL_DECODERS):
             raise DataError(f"{where}: label_decoder must be one of {list(LABEL_DECODERS)}")
         for key in ("crop_size", "batch_size"):
@@ -114,18 +124,32 @@ class ModelSection:
 class DataSection:
     """Data sources, each contributing `batch_size` samples to every step.
 
-    `eval_sources`: segmentation sources `--eval-only` measures (e.g. ADE-150 val);
-    empty = the training segmentation sources. With `eval_every` they are also
-    measured during training (empty: no evaluation during training). `index_dir`:
-    where source listings are cached (null = list every start). `validate`: check
-    every sample before training ("eager", once per listing), only as it is read
-    ("lazy"), or eager for sources of at most 50,000 samples ("auto"). `bad_samples`:
-    a sample that cannot be read is logged and skipped ("skip") or stops the run ("fail").
+    Attributes:
+        sources: the training sources.
+        eval_sources: segmentation sources `--eval-only` measures (e.g. ADE-150 val);
+            empty = the training segmentation sources. With `eval_every` they are
+            also measured during training (empty: no evaluation during training).
+        num_workers: data-loader worker processes.
+        root: the data root: every relative path of this section (sources' images,
+            annotations, labels_file, classes files; a base_classes file) is read from
+            it. None = `$LARVSEG_DATA` where set, else the current directory
+            (`larvseg.train.schema.with_data_root` applies it).
+        base_classes: the base classes evaluation reports apart from novel ones (a list
+            of wnids, a file of them or `benchmark:NAME`); None = every class listed by
+            a training segmentation source (the output says it was inferred).
+        index_dir: where source listings are cached (null = list every start).
+        validate: check every sample before training ("eager", once per listing), only
+            as it is read ("lazy"), or eager for sources of at most 50,000 samples
+            ("auto").
+        bad_samples: a sample that cannot be read is logged and skipped ("skip") or
+            stops the run ("fail").
     """
 
     sources: list[DataSourceConfig] = field(default_factory=list)
     eval_sources: list[DataSourceConfig] = field(default_factory=list)
     num_workers: int = 0
+    root: str | None = None
+    base_classes: list[str | None] | str | None = None
     # Start-up at scale (docs/training-data.md, "Listing, index and checks"):
     index_dir: str | None = "~/.cache/larvseg/index"
     validate: Literal["auto", "eager", "lazy"] = "auto"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .data.formats import IGNORE_INDEX
+from ..evaluation.labelmaps import IGNORE_INDEX
 
 
 def segmentation_loss(

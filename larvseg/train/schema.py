@@ -9,23 +9,62 @@ imports torch.
 from __future__ import annotations
 
 import dataclasses
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .config import DataSourceConfig, TrainConfig
+from ..config import DATA_ROOT_ENV
+from ..vocab.benchmarks import BENCHMARK_PREFIX
+from .config import DATA_PATH_KEYS, DataSourceConfig, TrainConfig
 from .errors import TrainConfigError
 
 
 def load_config(
-    path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()
+    path: str | Path | None,
+    overrides: list[str] | tuple[str, ...] = (),
+    data_root: str | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> TrainConfig:
-    """Read a YAML file (None = all defaults) and apply `key.path=value` overrides."""
+    """Read a YAML file (None = all defaults), apply `key.path=value` overrides and the
+    data root (`data_root`, e.g. `--data-root`, else `with_data_root`'s rule)."""
     data = read_yaml(path) if path is not None else {}
     for override in overrides:
         apply_override(data, override)
-    return TrainConfig.from_dict(data)
+    if data_root is not None:
+        section = data.setdefault("data", {})
+        if not isinstance(section, dict):
+            raise TrainConfigError("data must be a mapping")
+        section["root"] = data_root
+    return with_data_root(TrainConfig.from_dict(data), os.environ if environ is None else environ)
+
+
+def with_data_root(config: TrainConfig, environ: Mapping[str, str]) -> TrainConfig:
+    """`config` with every relative path of its `data` section read from the data root:
+    `data.root`, else `environ["LARVSEG_DATA"]`, else unchanged (the current directory).
+
+    The paths are each source's (and eval source's) `images`, `annotations`,
+    `labels_file` and `classes` file, and a `data.base_classes` file; shipped maps
+    (`benchmark:NAME`) are no paths. They become absolute and `data.root` records the
+    root, so applying it again changes nothing.
+    """
+    root = config.data.root or environ.get(DATA_ROOT_ENV)
+    if not root:
+        return config
+    base = Path(root).expanduser().absolute()
+
+    def under_root(value: Any) -> Any:
+        is_path = isinstance(value, str) and value and not value.startswith(BENCHMARK_PREFIX)
+        return str(base / value) if is_path and not Path(value).is_absolute() else value
+
+    for source in [*config.data.sources, *config.data.eval_sources]:
+        for key in DATA_PATH_KEYS:
+            setattr(source, key, under_root(getattr(source, key)))
+    config.data.base_classes = under_root(config.data.base_classes)
+    config.data.root = str(base)
+    return config
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:

@@ -46,6 +46,11 @@ COLUMNS: tuple[str, ...] = (
     "source_ids",
 )
 NOVEL_BASE = "coco-stuff-171"
+BENCHMARK_PREFIX = "benchmark:"
+"""A class list written `benchmark:ade-150` names `label_map_wnids("ade-150")`."""
+STORED_VALUES = {"coco-stuff-171": 256, "ade-150": 256, "ade-847": 25 * 256 + 255 + 1}
+"""How many values a downloaded label map can hold: 8-bit PNGs, and the full-ADE20K
+`_seg.png` decoded as `R // 10 * 256 + G` (R <= 255, so at most 6655)."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,32 @@ def wnids(name: str) -> list[str | None]:
     out: list[str | None] = [None] * (max((c.value for c in table), default=-1) + 1)
     for c in table:
         out[c.value] = c.wnid or None
+    return out
+
+
+def label_map_wnids(name: str) -> list[str | None]:
+    """The wnid of every value a label map of benchmark `name` stores as downloaded.
+
+    - "ade-150": an `ADEChallengeData2016` annotation PNG stores train id + 1
+      (0 = "other", not a class);
+    - "coco-stuff-171": a `stuffthingmaps` PNG stores the COCO-Stuff id - 1
+      (255 = unlabeled; 11 thing ids are unused);
+    - "ade-847": an `ADE20K_2021_17_01` `*_seg.png` decoded as `R // 10 * 256 + G`
+      stores the full-ADE20K class index (`source_ids`); the ~2,800 classes outside
+      the 847, and 0 (unlabeled), are not classes.
+
+    The list covers every value such a map can hold (`STORED_VALUES`), None where the
+    value is no class of the benchmark; classes sharing a synset give the same wnid.
+    """
+    table = classes(name)
+    if name == "ade-150":
+        stored = [(c.value + 1, c.wnid) for c in table]
+    else:
+        shift = -1 if name == "coco-stuff-171" else 0
+        stored = [(i + shift, c.wnid) for c in table for i in c.source_ids]
+    out: list[str | None] = [None] * STORED_VALUES[name]
+    for value, wnid in stored:
+        out[value] = wnid
     return out
 
 

@@ -109,7 +109,7 @@ class Vocabulary:
             raise VocabularyError("empty vocabulary: give at least one wnid (e.g. 'n02084071')")
         repeated = sorted(w for w, n in Counter(wnids).items() if n > 1)
         if repeated:
-            raise VocabularyError(f"wnids listed more than once: {_listing(repeated)}")
+            raise VocabularyError(f"wnids listed more than once: {listing(repeated)}")
         table = WordNetTable.packaged()
         unknown = [w for w in wnids if w not in table.rows]
         self._table = _with_nltk_synsets(table, unknown) if unknown else table
@@ -312,7 +312,7 @@ class Vocabulary:
                 pass
         senses = [self._table.records[r].name for r in self._rows_of_word(lemma)]
         if senses:
-            suggestion = f"; '{lemma}' has these senses: {_listing(senses)}"
+            suggestion = f"; '{lemma}' has these senses: {listing(senses)}"
         else:
             suggestion = _did_you_mean(name, (c.name for c in self._table.records))
         raise VocabularyError(f"unknown synset {name}{suggestion}" + _hint())
@@ -330,7 +330,7 @@ class Vocabulary:
             raise VocabularyError(f"unknown word '{word}': no WordNet noun{suggestion}" + _hint())
         if len(senses) > 1:
             gloss = textwrap.shorten(senses[0].gloss, 60)
-            others = _listing([c.name for c in senses[1:]])
+            others = listing([c.name for c in senses[1:]])
             warnings.warn(
                 f"'{word}' read as {senses[0].name} ({gloss}); other noun senses: {others}."
                 " Give a synset name to choose one.",
@@ -353,7 +353,7 @@ class Vocabulary:
         return next((rows for rows in map(self._table.rows_of_lemma, forms) if rows), [])
 
     def _covers_none(self, categories: Iterable[Category]) -> str:
-        names = _listing([str(c) for c in categories])
+        names = listing([str(c) for c in categories])
         return (
             f"{names} covers none of this model's {len(self):,} categories;"
             " `larvseg vocab search WORD` lists synsets that do"
@@ -452,10 +452,10 @@ def _with_nltk_synsets(table: WordNetTable, wnids: list[str]) -> WordNetTable:
     """The table plus the synsets of `wnids` and their ancestors, from nltk's WordNet."""
     wordnet = nltk_wordnet()
     if wordnet is None:
-        raise VocabularyError(f"unknown wnids: {_listing(wnids)}" + _hint())
+        raise VocabularyError(f"unknown wnids: {listing(wnids)}" + _hint())
     synsets, missing = synsets_with_ancestors(wordnet, wnids, table.rows)
     if missing:
-        raise VocabularyError(f"not WordNet 3.0 noun synsets: {_listing(sorted(missing))}")
+        raise VocabularyError(f"not WordNet 3.0 noun synsets: {listing(sorted(missing))}")
     senses = [" ".join(map(str, sense_numbers(wordnet, s))) for s in synsets.values()]
     return table.extended([synset_record(s) for s in synsets.values()], senses)
 
@@ -476,7 +476,7 @@ def _did_you_mean(text: str, candidates: Iterable[str]) -> str:
     return f"; did you mean {', '.join(matches)}?" if matches else ""
 
 
-def _listing(names: Sequence[str], shown: int = 5) -> str:
+def listing(names: Sequence[str], shown: int = 5) -> str:
     """'a, b, c' or 'a, b, c, d, e and 12 more'."""
     more = f" and {len(names) - shown} more" if len(names) > shown else ""
     return ", ".join(names[:shown]) + more

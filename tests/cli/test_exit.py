@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 
 import pytest
 
@@ -18,6 +19,17 @@ def test_larvseg_error_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) ->
     assert run_command("larvseg", fail) == 2
     assert capsys.readouterr().err == "larvseg: photo.jpg: not an image\n"
     assert run_command("larvseg", lambda: 1) == 1
+
+
+def test_warnings_are_one_line_when_raised(capsys: pytest.CaptureFixture[str]) -> None:
+    def warn() -> int:
+        warnings.warn("source 'c': 1 listed class never occurs", UserWarning, stacklevel=1)
+        print("after", file=sys.stderr)
+        return 0
+
+    assert run_command("larvseg-train", warn) == 0
+    expected = "larvseg-train: warning: source 'c': 1 listed class never occurs\nafter\n"
+    assert capsys.readouterr().err == expected
 
 
 def test_other_errors_are_not_swallowed() -> None:

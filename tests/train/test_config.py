@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from larvseg.evaluation.labelmaps import read_class_list
 from larvseg.train.cli import main
 from larvseg.train.config import TrainConfig
 from larvseg.train.errors import TrainConfigError
 from larvseg.train.schema import load_config
+from larvseg.vocab.benchmarks import label_map_wnids
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -80,6 +82,38 @@ def test_shipped_configs_load(name: str) -> None:
     assert config.data.sources
 
 
+@pytest.mark.parametrize(
+    "path", sorted((REPO / "configs").glob("larvseg_c171_*.yaml")), ids=lambda p: p.name
+)
+def test_paper_configs_need_only_a_data_root(path: Path, tmp_path: Path) -> None:
+    """No file to write: classes are shipped maps, every data path is under the root, and
+    the base classes are COCO-Stuff-171's."""
+    config = load_config(path, data_root=str(tmp_path))
+    for source in [*config.data.sources, *config.data.eval_sources]:
+        for key in ("images", "annotations", "labels_file"):
+            value = getattr(source, key)
+            assert value is None or value.startswith(str(tmp_path)), (source.name, key)
+        if source.kind != "singlelabel":
+            assert source.classes in (
+                "benchmark:coco-stuff-171",
+                "benchmark:ade-150",
+                "benchmark:ade-847",
+            )
+            assert read_class_list(source.classes, source.name) == label_map_wnids(
+                source.classes[10:]
+            )
+            assert not source.reduce_zero_label
+    assert config.data.base_classes == "benchmark:coco-stuff-171"
+    evaluated = {s.classes for s in config.data.eval_sources}
+    assert evaluated == {"benchmark:ade-847" if "wa847" in path.name else "benchmark:ade-150"}
+
+
+def test_shipped_maps_read_values_as_stored(tmp_path: Path) -> None:
+    source = {**SOURCE, "classes": "benchmark:ade-150", "reduce_zero_label": True}
+    with pytest.raises(TrainConfigError, match="remove reduce_zero_label"):
+        load_config(write(tmp_path, {"data": {"sources": [source]}}))
+
+
 def test_cli_reports_config_errors_in_one_line(tmp_path: Path, capsys) -> None:
     code = main(["--config", str(write(tmp_path, {"optim": {"lrr": 1}}))])
     err = capsys.readouterr().err.strip()
@@ -90,7 +124,10 @@ def test_help_lists_every_option(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    for option in ("--config", "--set", "--resume", "--eval-only", "--checkpoint", "--output-dir"):
+    for option in (
+        *("--config", "--set", "--resume", "--eval-only", "--checkpoint", "--output-dir"),
+        *("--data-root", "--base-classes", "--json", "--allow-uncovered"),
+    ):
         assert option in out
 
 

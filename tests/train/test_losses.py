@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from larvseg.train.data.formats import IGNORE_INDEX
+from larvseg.evaluation.labelmaps import IGNORE_INDEX
 from larvseg.train.losses import image_label_loss, segmentation_loss
 
 

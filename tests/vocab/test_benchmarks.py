@@ -31,6 +31,7 @@ from larvseg.vocab.benchmarks import (
     classes_not_in,
     imagenet21k_classes,
     imagenet21k_wnids,
+    label_map_wnids,
     names,
     novel_classes,
     wnids,
@@ -291,6 +292,23 @@ def test_source_ids() -> None:
     assert classes("ade-150")[14].source_ids == (774, 783)  # "door, double door"
 
 
+def test_label_map_wnids_of_the_stored_values() -> None:
+    """Stored value -> wnid of each benchmark's label maps as downloaded."""
+    ade150 = label_map_wnids("ade-150")
+    assert len(ade150) == 256 and ade150[0] is None and ade150[151:] == [None] * 105
+    assert ade150[1:151] == wnids("ade-150")  # stored = class + 1
+    assert ade150[1] == "n04546855"  # wall
+    coco = label_map_wnids("coco-stuff-171")
+    assert len(coco) == 256 and coco[0] == "n00007846"  # id 1 (person) is stored as 0
+    assert coco[11] is None and coco[255] is None  # id 12 (street sign) is unused
+    assert coco[181] == classes("coco-stuff-171")[-1].wnid  # id 182, the last class
+    assert sum(w is not None for w in coco) == 171
+    ade847 = label_map_wnids("ade-847")
+    assert len(ade847) == 25 * 256 + 255 + 1 and ade847[0] is None
+    assert all(ade847[c.source_ids[0]] == c.wnid for c in classes("ade-847"))
+    assert sum(w is not None for w in ade847) == 847
+
+
 def test_ade847_ids_are_the_2021_seg_png_class_index(shared_data: Path) -> None:
     """In ADE20K_2021_17_01, R // 10 * 256 + G of *_seg.png is the object's name_ndx."""
     ade847 = {c.source_ids[0]: c for c in classes("ade-847")}
@@ -311,7 +329,7 @@ def test_ade847_ids_are_the_2021_seg_png_class_index(shared_data: Path) -> None:
 
 
 def test_unknown_benchmark_names_the_known_ones() -> None:
-    for call in (classes, names, wnids, novel_classes, imagenet21k_classes):
+    for call in (classes, names, wnids, novel_classes, imagenet21k_classes, label_map_wnids):
         with pytest.raises(ValueError, match="coco-stuff-171, ade-150, ade-847"):
             call("ade-20k")
     with pytest.raises(ValueError, match="known"):

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ...evaluation.labelmaps import IGNORE_INDEX
 from ...modeling.model import LarvSegModel
 from ...pipeline.preprocess import normalize, resize_to_model
 from ..data.dataset import SourceDataset
-from ..data.formats import IGNORE_INDEX
 from .attention import CAClassifierLoss
 from .memory_bank import MemoryBank
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from .formats import IGNORE_INDEX
+from ...evaluation.labelmaps import IGNORE_INDEX
 
 RATIO_RANGE = (0.5, 2.0)
 CROP_TRIES = 10

@@ -24,14 +24,21 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from ...errors import ImageError
+from ...errors import DataError, ImageError
+from ...evaluation.labelmaps import (
+    IGNORE_INDEX,
+    class_wnids,
+    read_class_list,
+    read_label_map,
+    warn_unused_classes,
+)
 from ...pipeline.preprocess import normalize
+from ...vocab.benchmarks import BENCHMARK_PREFIX
 from ...vocab.table import wnid_positions
 from ..config import DataSourceConfig
-from ..errors import DataError
 from ..seeding import seed_sequence
 from .augment import augment
-from .formats import IGNORE_INDEX, FileSamples, list_files, read_class_list, read_label_map
+from .formats import FileSamples, list_files
 from .hf import HFSamples
 from .index import index_path, load_index, stamp
 from .shards import ShardSamples, list_shards
@@ -90,8 +97,10 @@ class SourceDataset(torch.utils.data.Dataset):
         seed: int,
         bad_samples: Literal["skip", "fail"] = "skip",
         index_file: Path | None = None,
+        classes: list[str] | None = None,
     ) -> None:
-        self.config, self.store, self.classes = config, store, store.classes
+        self.config, self.store = config, store
+        self.classes = store.classes if classes is None else classes
         self.mean, self.std, self.train, self.seed = tuple(mean), tuple(std), train, seed
         self.bad_samples, self.index_file = bad_samples, index_file
         self.where = f"data source {config.name!r}"
@@ -132,15 +141,18 @@ class SourceDataset(torch.utils.data.Dataset):
             f"map {label} is {shape[1]}x{shape[0]}"
         )
 
-    def _check(self, index: int) -> None:
-        """Read and map sample `index`'s label map; its size must match the image header."""
+    def _check(self, index: int) -> np.ndarray | None:
+        """Read and map sample `index`'s label map; its size must match the image header.
+
+        Returns the map's pixel count per class `(K,)`, None for a sample without one.
+        """
         label_map = self.store.label_map(index)
         if label_map is None:
             try:
                 self.store.check(index)
             except DataError as err:
                 raise DataError(f"{self.where}: {err}") from err
-            return
+            return None
         labels = self.map_labels(read_label_map(label_map, self.config.label_decoder), label_map)
         try:
             with Image.open(self.store.path(index)) as image:
@@ -150,11 +162,16 @@ class SourceDataset(torch.utils.data.Dataset):
             raise DataError(f"{self.where}: cannot read image {path}: {err}") from err
         if size != (labels.shape[1], labels.shape[0]):
             raise DataError(self._sizes_differ(index, size, label_map, labels.shape))
+        return np.bincount(labels[labels != IGNORE_INDEX], minlength=len(self.classes))
 
     def validate(self) -> None:
         """Check every sample now (label maps decoded and matched to their image's size,
         images present); DataError on the first problem. Skipped when this listing
-        already passed (the `.checked` mark beside its index file)."""
+        already passed (the `.checked` mark beside its index file).
+
+        A segmentation source whose label maps never hold one of its listed classes gets
+        a `ClassListWarning` naming them (evaluation would count them as base classes).
+        """
         mark = None if self.index_file is None else self.index_file.with_suffix(".checked")
         if mark is not None and mark.is_file():
             log.info("%s: already checked (%s)", self.where, mark)
@@ -163,10 +180,15 @@ class SourceDataset(torch.utils.data.Dataset):
             ThreadPoolExecutor(SCAN_THREADS) as pool,
             tqdm(total=len(self), desc=f"checking {self.config.name}", disable=None) as bar,
         ):
+            pixels = np.zeros(len(self.classes), dtype=np.int64)
             for start in range(0, len(self), SCAN_CHUNK):
                 chunk = range(start, min(start + SCAN_CHUNK, len(self)))
-                for _ in pool.map(self._check, chunk):
+                for counts in pool.map(self._check, chunk):
+                    if counts is not None:
+                        pixels += counts
                     bar.update()
+        if self.config.kind == "segmentation":
+            warn_unused_classes(self.where, self.classes, pixels.tolist())
         if mark is not None and self.index_file is not None and self.index_file.is_file():
             mark.touch()
 
@@ -267,7 +289,7 @@ def build_dataset(
         started = time.time_ns()
         lister = list_shards if config.format == "webdataset" else list_files
         index = lister(config, where)
-        if isinstance(config.classes, str):
+        if isinstance(config.classes, str) and not config.classes.startswith(BENCHMARK_PREFIX):
             index.stamps[os.path.abspath(config.classes)] = stamp(config.classes, started)
         if index_file is not None:
             index.save(index_file)
@@ -275,8 +297,9 @@ def build_dataset(
     else:
         log.info("%s: %d samples from the index %s", where, len(index), index_file)
     store = ShardSamples(index) if config.format == "webdataset" else FileSamples(config, index)
+    classes = class_wnids(config.classes or value_classes, where) if value_classes else None
     return SourceDataset(
-        config, store, value_classes, mean, std, train, seed, bad_samples, index_file
+        config, store, value_classes, mean, std, train, seed, bad_samples, index_file, classes
     )
 
 

@@ -4,7 +4,8 @@ Segmentation and map-derived multilabel sources pair `images/<rel><image_suffix>
 with `annotations/<rel><label_suffix>`; multilabel sources may instead give a
 JSON-lines labels file; single-label sources are ImageNet trees `<root>/<wnid>/*`.
 Listings are `SourceIndex`es (`larvseg.train.data.index`); `FileSamples` reads their
-samples. Formats: docs/training-data.md.
+samples. Label maps and class lists are read by `larvseg.evaluation.labelmaps` (shared
+with evaluation). Formats: docs/training-data.md.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import importlib
 import io
 import json
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -22,56 +22,15 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from ...errors import ImageError
+from ...errors import DataError, ImageError
+from ...evaluation.labelmaps import read_class_list
 from ...pipeline.image import load_image
-from ..errors import DataError
 from .index import IndexBuilder, SourceIndex
 
 if TYPE_CHECKING:
     from ..config import DataSourceConfig
 
-IGNORE_INDEX = -1
-"""Target value of ignored pixels once label maps are read (losses and metrics skip it)."""
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
-LABEL_MODES = ("L", "P", "I", "I;16", "I;16L", "I;16B")
-
-
-def read_label_map(path: Path, decoder: str | None = None) -> np.ndarray:
-    """Raw label values `(H, W)` int64 of a label-map file, read as stored (never via RGB).
-
-    Single-channel maps (PIL modes L, P, I;16, I) give their values; decoder
-    "ade20k_full" reads the full ADE20K `_seg.png` as class = R // 10 * 256 + G.
-    """
-    try:
-        with Image.open(path) as image:
-            if decoder == "ade20k_full":
-                rgb = np.asarray(image.convert("RGB")).astype(np.int64)
-                return rgb[..., 0] // 10 * 256 + rgb[..., 1]
-            if image.mode not in LABEL_MODES:
-                raise DataError(
-                    f"label map {path} has PIL mode {image.mode}; expected a single-channel "
-                    "map of class values (mode L, P or I;16), or set label_decoder"
-                )
-            return np.asarray(image).astype(np.int64)
-    except OSError as err:
-        raise DataError(f"cannot read label map {path}: {err}") from err
-
-
-def read_class_list(
-    classes: Sequence[str | None] | str | None, where: str
-) -> list[str | None] | None:
-    """The class list (label value -> wnid; None for an unused value) from YAML or a file.
-
-    A file has one wnid per line, line i for label value i; an empty line or "-" marks
-    an unused value.
-    """
-    if classes is None or not isinstance(classes, str):
-        return None if classes is None else list(classes)
-    path = Path(classes)
-    if not path.is_file():
-        raise DataError(f"{where}: classes file {path} not found")
-    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
-    return [None if line in ("", "-") else line for line in lines]
 
 
 def _tree(root: Path, suffix: str, builder: IndexBuilder, where: str, what: str) -> dict[str, str]:

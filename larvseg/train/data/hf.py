@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...errors import ImageError
+from ...errors import DataError, ImageError
+from ...evaluation.labelmaps import read_class_list
 from ...pipeline.image import load_image
-from ..errors import DataError
-from .formats import decode_image, extra_module, read_class_list
+from .formats import decode_image, extra_module
 from .index import labels_at, resolve_samples
 
 if TYPE_CHECKING:

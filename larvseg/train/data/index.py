@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import DataError
+from ...errors import DataError
 
 if TYPE_CHECKING:
     from ..config import DataSourceConfig

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader
 
-from ..errors import DataError
+from ...errors import DataError
 from ..seeding import derive_seed, seed_sequence
 from .dataset import SourceDataset, collate
 

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm import tqdm
 
-from ...errors import ImageError
-from ..errors import DataError
-from .formats import decode_image, extra_module, read_class_list
+from ...errors import DataError, ImageError
+from ...evaluation.labelmaps import read_class_list
+from .formats import decode_image, extra_module
 from .index import IndexBuilder, SourceIndex
 
 if TYPE_CHECKING:

@@ -14,12 +14,13 @@ from pathlib import Path
 
 import torch
 
+from ...errors import EvaluationError
 from ...vocab.table import missing_wnids, wnid_positions
 from ..ca.diagnostics import AttentionShare, attention_items, attention_share
 from ..config import DataSourceConfig, TrainConfig
 from ..data.dataset import build_dataset
-from ..errors import EvaluationError, TrainConfigError
-from ..evaluation.runner import base_wnids
+from ..errors import TrainConfigError
+from ..evaluation.runner import base_classes
 from .checkpoint import find_checkpoint, load_checkpoint, model_from_state
 from .trainer import ca_classifier
 
@@ -53,8 +54,8 @@ def diagnose_attention(
 
     Args:
         config: the run's configuration: `source_name` is looked up in its
-            `data.sources` and `data.eval_sources`; its segmentation sources define
-            the base classes (the others are novel).
+            `data.sources` and `data.eval_sources`; its base classes (`data.base_classes`,
+            else its segmentation sources' classes) are base, the others novel.
         source_name: a source with label maps (`annotations`); the labels of an
             image are the classes present in its map, as for multi-label data.
         checkpoint: a training state file or run folder (its latest); default
@@ -83,7 +84,7 @@ def diagnose_attention(
             f"data source {source_name!r}: classes {missing[:5]} (of {len(missing)}) are not "
             f"classes of the model in {path}"
         )
-    base = base_wnids([s for s in config.data.sources if s.kind == "segmentation"])
+    base = base_classes(config).wnids
     novel = torch.tensor([wnid not in base for wnid in dataset.classes])
     items = attention_items(dataset, model, max_images)
     share = attention_share(model, bank, ca_loss, items, torch.from_numpy(positions), novel)

@@ -14,10 +14,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from ...evaluation.labelmaps import IGNORE_INDEX
 from ...modeling.model import LarvSegModel
 from ..ca.attention import BankUpdate, CAClassifierLoss
 from ..ca.memory_bank import MemoryBank
-from ..data.formats import IGNORE_INDEX
 from ..losses import image_label_loss, segmentation_loss
 
 Batch = dict[str, Any]

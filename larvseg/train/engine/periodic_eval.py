@@ -1,9 +1,10 @@
 """Evaluation during training: every `eval_every` iterations and at the end of the run.
 
 The model is scored on `data.eval_sources` exactly as `larvseg-train --eval-only`
-scores it (`evaluate`: `segment()`'s pipeline, mIoU all / base / novel; base = every
-class with masks in a training segmentation source). The selection score is the mean
-over the evaluation sources of `best_metric`; the best model so far is exported to
+scores it (`evaluate`: `segment()`'s pipeline, mIoU all / base / novel; base =
+`data.base_classes`, else every class listed by a training segmentation source). The
+selection score is the mean over the evaluation sources of `best_metric`; the best
+model so far is exported to
 `OUTPUT_DIR/best/` with `best.json` saying which score, at which iteration.
 """
 
@@ -13,16 +14,18 @@ import json
 import math
 import sys
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ...evaluation.runner import evaluate
 from ...modeling.model import LarvSegModel
 from ..config import TrainConfig
 from ..data.dataset import SourceDataset, build_dataset
 from ..errors import TrainConfigError
-from ..evaluation.runner import base_wnids, evaluate
+from ..evaluation.runner import base_classes
 from .checkpoint import export_model
 
 BEST_DIR = "best"
@@ -31,7 +34,7 @@ METRIC_NAMES = {"miou": "mIoU", "miou_base": "base", "miou_novel": "novel"}
 
 
 def source_metrics(
-    model: LarvSegModel, dataset: SourceDataset, base: set[str], device: torch.device
+    model: LarvSegModel, dataset: SourceDataset, base: AbstractSet[str], device: torch.device
 ) -> dict[str, float | None]:
     """mIoU (all / base / novel) and pixel accuracy of `model` on one evaluation source,
     None where undefined; a progress bar on a terminal only."""
@@ -46,7 +49,7 @@ def source_metrics(
     return {k: None if v is None or math.isnan(v) else float(v) for k, v in values.items()}
 
 
-def resolve_metric(best_metric: str, classes: Iterable[str], base: set[str]) -> str:
+def resolve_metric(best_metric: str, classes: Iterable[str], base: AbstractSet[str]) -> str:
     """The metric `best_metric` selects by: "auto" is `miou_novel` when some evaluated
     class is novel (no masks in training), else `miou`. `TrainConfigError` when the
     chosen split has no class."""
@@ -59,7 +62,8 @@ def resolve_metric(best_metric: str, classes: Iterable[str], base: set[str]) -> 
         split = "novel" if best_metric == "miou_novel" else "base"
         raise TrainConfigError(
             f"best_metric {best_metric}: data.eval_sources have no {split} class (base = "
-            "classes with masks in a training segmentation source); use auto or miou"
+            "data.base_classes, else the classes of the training segmentation sources); "
+            "use auto or miou"
         )
     return best_metric
 
@@ -69,14 +73,14 @@ class PeriodicEvaluator:
 
     Attributes:
         datasets: the evaluation sources, read without augmentation.
-        base: base wnids (classes with masks in a training segmentation source).
+        base: base wnids (`larvseg.train.evaluation.runner.base_classes`).
         metric: the resolved `best_metric`.
         best: `{"metric", "value", "iteration"}` of the best evaluation so far, or None
             (plain data: stored in training checkpoints).
     """
 
     def __init__(self, config: TrainConfig, mean: Sequence[float], std: Sequence[float]) -> None:
-        self.base = base_wnids([s for s in config.data.sources if s.kind == "segmentation"])
+        self.base = base_classes(config).wnids
         self.datasets = [
             build_dataset(source, mean, std, train=False) for source in config.data.eval_sources
         ]

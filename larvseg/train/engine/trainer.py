@@ -17,15 +17,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...errors import DataError
+from ...evaluation.labelmaps import read_class_list
 from ...modeling.model import LarvSegModel
 from ...vocab.table import missing_wnids, wnid_positions
 from ..ca.attention import BankUpdate, CAClassifierLoss
 from ..ca.memory_bank import MemoryBank
 from ..config import CASection, TrainConfig
 from ..data.dataset import SourceDataset, build_dataset
-from ..data.formats import read_class_list
 from ..data.sampler import MixedBatchLoader
-from ..errors import DataError, TrainConfigError, TrainingError
+from ..errors import TrainConfigError, TrainingError
 from ..seeding import derive_seed
 from .checkpoint import (
     load_checkpoint,

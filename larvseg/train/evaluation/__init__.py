@@ -1,1 +1,1 @@
-"""Evaluation: class predictions through the inference pipeline, metrics, the runner."""
+"""Configuration-driven evaluation (`larvseg-train --eval-only`) on top of `larvseg.evaluation`."""

@@ -16,18 +16,15 @@ from typing import Any
 import torch
 
 from ...dataclass_io import read_dataclass, to_plain
+from ...evaluation.runner import evaluate
 from ...vocab.table import wnid_positions
 from ..ca.diagnostics import AttentionShare, attention_items, attention_share
-from ..config import DataSourceConfig, TrainConfig
+from ..config import DataSourceConfig
 from ..data.dataset import build_dataset
 from ..engine.trainer import Trainer
 from ..errors import TrainConfigError
-from ..evaluation.runner import evaluate
 from ..schema import load_config
 from .generate import read_manifest
-
-DATA_PLACEHOLDER = "data/toy"
-"""The data root the `configs/toy` files name; `with_data_root` replaces it."""
 
 PHASES = (("early", 0.1), ("middle", 0.5), ("end", 1.0))
 """Training phases (share of the iterations) after which the attention is measured."""
@@ -91,17 +88,6 @@ class ToyRunResult:
         return read_dataclass(cls, data, error=TrainConfigError)
 
 
-def with_data_root(config: TrainConfig, root: str | Path) -> TrainConfig:
-    """`config` with the `data/toy` prefix of every source path replaced by `root`."""
-    sources = [*config.data.sources, *config.data.eval_sources]
-    for source in sources:
-        for key in ("images", "annotations", "labels_file", "classes"):
-            value = getattr(source, key)
-            if isinstance(value, str) and value.startswith(DATA_PLACEHOLDER):
-                setattr(source, key, str(root) + value[len(DATA_PLACEHOLDER) :])
-    return config
-
-
 def _scene_masks(root: Path) -> DataSourceConfig:
     """The weak multi-label scenes read with their true masks (diagnostic only)."""
     return DataSourceConfig(
@@ -131,8 +117,9 @@ def run_toy(
     """
     root = Path(data_root)
     start = time.perf_counter()
-    config = load_config(config_path, [f"seed={seed}", f"output_dir={output_dir}", *overrides])
-    config = with_data_root(config, root)
+    config = load_config(
+        config_path, [f"seed={seed}", f"output_dir={output_dir}", *overrides], data_root=str(root)
+    )
     _, classes = read_manifest(root)
     novel_wnids = {c.wnid for c in classes if c.role == "novel"}
     trainer = Trainer(config)

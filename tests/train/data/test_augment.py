@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from larvseg.evaluation.labelmaps import IGNORE_INDEX
 from larvseg.train.data.augment import (
-    IGNORE_INDEX,
     augment,
     pad_to,
     photometric_distortion,

@@ -13,16 +13,12 @@ import torch
 from PIL import Image
 from timm.data import ImageNetInfo
 
-from larvseg.train.data.augment import IGNORE_INDEX
-from larvseg.train.data.dataset import (
-    DataError,
-    DataSourceConfig,
-    SourceDataset,
-    build_dataset,
-    collate,
-    read_label_map,
-)
-from larvseg.train.evaluation.metrics import ConfusionMatrix
+from larvseg.errors import DataError
+from larvseg.evaluation.labelmaps import IGNORE_INDEX, ClassListWarning, read_label_map
+from larvseg.evaluation.metrics import ConfusionMatrix
+from larvseg.train.config import DataSourceConfig
+from larvseg.train.data.dataset import SourceDataset, build_dataset, collate
+from larvseg.vocab.benchmarks import wnids
 
 MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
 
@@ -50,6 +46,22 @@ def test_reduce_zero_label_maps_0_3_7_to_ignore_2_6(
     assert sample is not None and sample["image"].shape == (3, 48, 64)
     assert set(sample["target"].unique().tolist()) == {IGNORE_INDEX, 2, 6}
     assert dataset.classes == source_wnids[:8]
+
+
+def test_shipped_ade150_map_reads_the_stored_values(
+    ade_layout: Any, ade_source: Any, tmp_path: Path
+) -> None:
+    """`classes: benchmark:ade-150` on ADEChallengeData2016 maps: stored 3 and 7 are ADE-150
+    classes 2 and 6 (0 = "other" ignored, no reduce_zero_label); validate() warns that the
+    148 other listed classes never occur."""
+    source = ade_source(ade_layout(tmp_path), classes="benchmark:ade-150", reduce_zero_label=False)
+    dataset = built(source, train=False)
+    assert dataset.classes == wnids("ade-150")
+    item = dataset.read(0)
+    assert item is not None and item[1] is not None
+    assert set(np.unique(item[1]).tolist()) == {IGNORE_INDEX, 2, 6}
+    with pytest.warns(ClassListWarning, match=r"'ade': 148 of its 150 listed classes never"):
+        dataset.validate()
 
 
 def test_coco_stuff_layout_with_unused_values_and_on_disk_255_ignored(

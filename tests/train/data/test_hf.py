@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from larvseg.errors import DataError
 from larvseg.train.config import DataSourceConfig
 from larvseg.train.data.dataset import build_dataset
-from larvseg.train.errors import DataError
 
 datasets = pytest.importorskip("datasets")
 MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)

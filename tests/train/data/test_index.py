@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from larvseg.errors import DataError
 from larvseg.train.config import DataSourceConfig
 from larvseg.train.data import dataset as dataset_module
 from larvseg.train.data.dataset import SourceDataset, build_dataset
@@ -20,7 +21,6 @@ from larvseg.train.data.index import (
     index_path,
     resolve_labels,
 )
-from larvseg.train.errors import DataError
 
 MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from larvseg.errors import DataError
 from larvseg.train.config import DataSourceConfig
 from larvseg.train.data import dataset as dataset_module
 from larvseg.train.data.dataset import build_dataset
-from larvseg.train.errors import DataError
 
 webdataset = pytest.importorskip("webdataset")
 MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)

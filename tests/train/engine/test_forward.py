@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from larvseg.train.data.formats import IGNORE_INDEX
+from larvseg.evaluation.labelmaps import IGNORE_INDEX
 from larvseg.train.engine.forward import SourceSpec, sample_classes
 
 

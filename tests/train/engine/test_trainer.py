@@ -13,12 +13,13 @@ import pytest
 import torch
 from PIL import Image
 
+from larvseg.errors import DataError
 from larvseg.train.cli import main
 from larvseg.train.config import TrainConfig
 from larvseg.train.data.sampler import MixedBatchLoader
 from larvseg.train.engine.checkpoint import find_checkpoint
 from larvseg.train.engine.trainer import Trainer
-from larvseg.train.errors import DataError, TrainConfigError, TrainingError
+from larvseg.train.errors import TrainConfigError, TrainingError
 
 
 def test_mixed_batch_step_logs_every_source(run_config: Any, tmp_path: Path) -> None:

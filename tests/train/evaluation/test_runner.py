@@ -1,148 +1,40 @@
-"""Evaluation end to end on a tiny cosine model: the inference pipeline, hyponym classes."""
+"""`--eval-only`: the configuration's sources, explicit or inferred base classes, warnings."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import torch
+import yaml
 from PIL import Image
-from torch import nn
 
-from larvseg.errors import InputError
-from larvseg.modeling.classifier import CosineClassifier
+from larvseg.cli.main import main as larvseg_main
+from larvseg.errors import EvaluationError
+from larvseg.evaluation.labelmaps import ClassListWarning
 from larvseg.modeling.model import LarvSegModel
-from larvseg.segmenter import LarvSeg
 from larvseg.train.cli import main
 from larvseg.train.config import DataSourceConfig, TrainConfig
-from larvseg.train.data.formats import IGNORE_INDEX
-from larvseg.train.errors import EvaluationError
-from larvseg.train.evaluation.predict import ClassPredictor
-from larvseg.train.evaluation.runner import evaluate, run_evaluation
+from larvseg.train.evaluation.runner import base_classes, run_evaluation
 
-DOG, CAT, BIRD, SCOOTER = "n02084071", "n02121808", "n01503061", "n03791053"  # `cosine_model`
-ANIMAL = "n00015388"  # animal.n.01: covers dog, cat and bird
+DOG, CAT, BIRD, SKY = "n02084071", "n02121808", "n01503061", "n09436708"
 
 
-class InMemory:
-    """An `EvalDataset`: RGB images and their targets over `classes`."""
-
-    def __init__(self, classes: list[str], items: list[Any]) -> None:
-        self.classes, self.items = classes, items
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def read(self, index: int) -> tuple[np.ndarray, np.ndarray | None] | None:
-        return self.items[index]
-
-
-def make_images(num_classes: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Two RGB images of different sizes and label maps over `num_classes` classes."""
-    rng = np.random.default_rng(seed)
-    items = []
-    for h, w in [(40, 56), (72, 48)]:
-        pixels = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
-        target = rng.integers(0, num_classes, (h, w))
-        target[:3] = IGNORE_INDEX
-        items.append((pixels, target))
-    return items
-
-
-def make_constant(model: LarvSegModel) -> None:
-    """Every backbone feature equal to one vector `b`, and class 0 ("dog") embedded as
-    `b Pp` (cosine 1): the model predicts dog everywhere."""
-    norm, classifier = model.backbone.vit.norm, model.classifier
-    assert isinstance(norm, nn.LayerNorm) and isinstance(classifier, CosineClassifier)
-    torch.manual_seed(1)
-    with torch.no_grad():
-        norm.weight.zero_()
-        norm.bias.copy_(torch.randn(32))
-        classifier.class_proj.copy_(torch.eye(16))
-        classifier.class_embed[0] = norm.bias @ classifier.patch_proj
-
-
-@pytest.mark.parametrize("k", [8, None])
-def test_prediction_equals_segment_pixel_for_pixel(
-    cosine_model: LarvSegModel, real_images: list[Path], k: int | None
-) -> None:
-    """The evaluation's class map is `segment(image, vocab=classes)` mapped to class indices."""
-    classes = [SCOOTER, ANIMAL, "n12102133"]  # a parent class among them
-    predictor = ClassPredictor(cosine_model, classes, size=64, k=k)
-    segmenter = LarvSeg(cosine_model, device="cpu")
-    for path in real_images[:4]:
-        seg = segmenter.segment(path, vocab=classes, size=64, k=k or 5)
-        index = np.array([classes.index(c.wnid) for c in seg.categories])
-        assert np.array_equal(predictor(seg.image), index[seg.labels])
-
-
-def test_parent_class_covers_its_hyponyms(cosine_model: LarvSegModel) -> None:
-    """A benchmark class that is a parent of model categories (animal) wins where dog does."""
-    make_constant(cosine_model)
-    items = make_images(2)
-    result = evaluate(
-        cosine_model, InMemory([SCOOTER, ANIMAL], items), {SCOOTER}, size=64, progress=False
-    )
-    targets = np.concatenate([t[t != IGNORE_INDEX] for _, t in items])
-    animal = float((targets == 1).mean())
-    assert [row.name for row in result.per_class] == ["motor_scooter.n.01", "animal.n.01"]
-    assert [row.iou for row in result.per_class] == pytest.approx([0.0, animal])
-    assert result.pixel_accuracy == pytest.approx(animal)
-
-
-def test_evaluate_constant_prediction(cosine_model: LarvSegModel) -> None:
-    """The model predicts dog everywhere, so IoU(dog) = dog pixels / counted pixels."""
-    make_constant(cosine_model)
-    items: list[Any] = [*make_images(3), None]  # None: unreadable
-    result = evaluate(
-        cosine_model,
-        InMemory([CAT, DOG, BIRD], items),
-        {CAT, DOG},
-        size=64,
-        window=64,
-        stride=32,
-        progress=False,
-        name="toy",
-    )
-    targets = np.concatenate([t[t != IGNORE_INDEX] for _, t in items[:2]])
-    counts = np.bincount(targets, minlength=3).tolist()
-    dog = counts[1] / sum(counts)
-    assert [row.wnid for row in result.per_class] == [CAT, DOG, BIRD]
-    assert [row.iou for row in result.per_class] == pytest.approx([0.0, dog, 0.0])
-    assert [row.base for row in result.per_class] == [True, True, False]
-    assert [row.name for row in result.per_class] == ["domestic_cat.n.01", "dog.n.01", "bird.n.01"]
-    assert [row.pixels for row in result.per_class] == counts
-    assert result.miou == pytest.approx(dog / 3)
-    assert result.miou_base == pytest.approx(dog / 2)
-    assert result.miou_novel == 0.0
-    assert result.pixel_accuracy == pytest.approx(dog)
-    assert result.skipped == 1 and "1 unreadable images skipped" in result.format_table()
-
-
-def test_evaluate_rejects_bad_inputs(cosine_model: LarvSegModel) -> None:
-    data = InMemory([DOG, CAT, BIRD], make_images(3))
-    with pytest.raises(EvaluationError, match="base has 2 flags for 3"):
-        evaluate(cosine_model, data, [True, False], progress=False)
-    with pytest.raises(InputError, match=r"window 100 .* multiples of the patch size 16"):
-        evaluate(cosine_model, data, set(), window=100, progress=False)
-    with pytest.raises(EvaluationError, match=r"'sky'.*n09436708.*covers none"):
-        evaluate(cosine_model, InMemory([DOG, "n09436708"], []), set(), name="sky")
-
-
-def write_source(root: Path, classes: list[str]) -> dict[str, Any]:
-    """A segmentation source on disk: 2 PNG images and label maps (0 = ignore, reduced)."""
+def write_source(root: Path, classes: list[str], values: tuple[int, ...] | None = None) -> dict:
+    """A segmentation source on disk: 2 PNG images and label maps drawn from `values`
+    (default every value; 0 = ignore, value v = classes[v - 1])."""
     rng = np.random.default_rng(0)
+    drawn = np.array(values or range(len(classes) + 1), dtype=np.uint8)
     for name, (h, w) in {"a": (40, 56), "b": (72, 48)}.items():
         (root / "img").mkdir(parents=True, exist_ok=True)
         (root / "ann").mkdir(parents=True, exist_ok=True)
         Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(
             root / "img" / f"{name}.png"
         )
-        labels = rng.integers(0, len(classes) + 1, (h, w)).astype(np.uint8)
-        Image.fromarray(labels, mode="L").save(root / "ann" / f"{name}.png")
+        Image.fromarray(rng.choice(drawn, (h, w)), mode="L").save(root / "ann" / f"{name}.png")
     return {
         "name": root.name,
         "kind": "segmentation",
@@ -154,53 +46,118 @@ def write_source(root: Path, classes: list[str]) -> dict[str, Any]:
     }
 
 
-def test_run_evaluation(cosine_model: LarvSegModel, tmp_path: Path) -> None:
-    make_constant(cosine_model)
-    cosine_model.save_pretrained(tmp_path / "model")
-    train = write_source(tmp_path / "coco", ["n02084071", "n02121808"])  # dog, cat: base
-    test = write_source(tmp_path / "ade", ["n01503061", "n02084071"])  # bird (novel), dog
+@pytest.fixture()
+def saved(dog_everywhere: LarvSegModel, tmp_path: Path) -> str:
+    dog_everywhere.save_pretrained(tmp_path / "model")
+    return str(tmp_path / "model")
+
+
+def test_run_evaluation(saved: str, tmp_path: Path) -> None:
+    train = write_source(tmp_path / "coco", [DOG, CAT])  # dog, cat: base
+    test = write_source(tmp_path / "ade", [BIRD, DOG])  # bird (novel), dog
     config = TrainConfig.from_dict({"data": {"sources": [train]}, "output_dir": str(tmp_path)})
-    report = run_evaluation(
-        config,
-        None,
-        sources=[DataSourceConfig(**test)],
-        size=64,
-        window=64,
-        progress=False,
-    )
+    report = run_evaluation(config, None, sources=[DataSourceConfig(**test)], progress=False)
     (result,) = report.results
     assert result.dataset == "ade"
-    assert [(r.wnid, r.base) for r in result.per_class] == [
-        ("n01503061", False),
-        ("n02084071", True),
-    ]
+    assert [(r.wnid, r.base) for r in result.per_class] == [(BIRD, False), (DOG, True)]
     bird, dog = (r.pixels for r in result.per_class)
     assert result.per_class[1].iou == pytest.approx(dog / (bird + dog))
     assert result.miou_novel == 0.0 and result.miou_base == pytest.approx(dog / (bird + dog))
+    assert result.split.startswith("inferred: every class listed by the training segmentation")
     assert json.loads(report.to_json())["ade"]["miou_novel"] == 0.0
     assert str(report).startswith("evaluation of ade: mIoU")
-    default = run_evaluation(config, str(tmp_path / "model"), size=64, progress=False)
+    assert "base / novel: inferred" in str(report)
+    default = run_evaluation(config, str(tmp_path / "model"), progress=False)
     assert [r.dataset for r in default.results] == ["coco"]
     assert default.results[0].miou_novel is None
 
 
-def test_run_evaluation_names_missing_classes(cosine_model: LarvSegModel, tmp_path: Path) -> None:
-    cosine_model.save_pretrained(tmp_path / "model")
-    test = write_source(tmp_path / "ade", ["n02084071", "n09436708"])  # dog, sky
+def test_named_base_classes_make_blanked_classes_novel(saved: str, tmp_path: Path) -> None:
+    """The mask source lists bird but its maps hold none (blanked): inferred, bird is base
+    and novel is '-'; named base classes make bird novel."""
+    train = write_source(tmp_path / "coco", [DOG, CAT, BIRD], values=(0, 1, 2))
+    test = DataSourceConfig(**write_source(tmp_path / "ade", [BIRD, DOG]))
+    inferred = TrainConfig.from_dict({"data": {"sources": [train]}})
+    (result,) = run_evaluation(inferred, saved, sources=[test], progress=False).results
+    assert result.miou_novel is None and "novel -" in str(result)
+    named = TrainConfig.from_dict({"data": {"sources": [train], "base_classes": [DOG, CAT]}})
+    (result,) = run_evaluation(named, saved, sources=[test], progress=False).results
+    assert result.miou_novel == 0.0 and [r.base for r in result.per_class] == [False, True]
+    assert result.split == "base classes named by data.base_classes (2 wnids)"
+    (tmp_path / "base.txt").write_text(f"{DOG}\n{BIRD}\n", encoding="utf-8")
+    flag = base_classes(named, str(tmp_path / "base.txt"))  # --base-classes wins
+    assert flag.wnids == {DOG, BIRD} and flag.rule.startswith("base classes named by --base")
+
+
+def test_a_training_source_listing_a_class_its_maps_never_hold_warns(
+    saved: str, tmp_path: Path
+) -> None:
+    train = write_source(tmp_path / "coco", [DOG, CAT, BIRD], values=(0, 1, 2))
+    config = TrainConfig.from_dict({"data": {"sources": [train]}})
+    with pytest.warns(ClassListWarning, match=rf"'coco': 1 of its 3 listed classes .*{BIRD}"):
+        run_evaluation(config, saved, progress=False)
+
+
+def test_classes_the_model_lacks_stop_unless_allowed(saved: str, tmp_path: Path) -> None:
+    test = write_source(tmp_path / "ade", [DOG, SKY])
     config = TrainConfig.from_dict({"data": {"sources": [test]}})
     with pytest.raises(EvaluationError, match=r"'ade'.*n09436708"):
-        run_evaluation(config, str(tmp_path / "model"), progress=False)
+        run_evaluation(config, saved, progress=False)
+    report = run_evaluation(config, saved, progress=False, allow_uncovered=True)
+    assert report.results[0].uncovered == [SKY]
 
 
-def test_eval_only_command(
-    cosine_model: LarvSegModel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    cosine_model.save_pretrained(tmp_path / "model")
-    source = write_source(tmp_path / "coco", ["n02084071", "n02121808"])
-    (tmp_path / "run.yaml").write_text(json.dumps({"data": {"sources": [source]}}))
-    argv = ["--config", str(tmp_path / "run.yaml"), "--eval-only"]
-    assert main([*argv, "--checkpoint", str(tmp_path / "model")]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("evaluation of coco: mIoU") and "dog.n.01" in out
-    assert main([*argv, "--checkpoint", str(tmp_path / "nowhere")]) == 2
+def test_eval_only_command(saved: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = write_source(tmp_path / "coco", [DOG, CAT])
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump({"data": {"sources": [source]}}))
+    (tmp_path / "base.txt").write_text(f"{CAT}\n", encoding="utf-8")
+    argv = ["--config", str(tmp_path / "run.yaml")]
+    out = tmp_path / "eval.json"
+    evaluate = [*argv, "--eval-only", "--checkpoint", saved]
+    assert main([*evaluate, "--json", str(out), "--base-classes", str(tmp_path / "base.txt")]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("evaluation of coco: mIoU") and "dog.n.01" in printed
+    assert f"wrote {out}" in printed
+    data: dict[str, Any] = json.loads(out.read_text())
+    assert list(data) == ["coco"] and "confusion" in data["coco"]
+    assert [row["base"] for row in data["coco"]["per_class"]] == [False, True]
+    assert main([*argv, "--eval-only", "--checkpoint", str(tmp_path / "nowhere")]) == 2
     assert "nowhere" in capsys.readouterr().err
+    for flag in (["--json", "x.json"], ["--base-classes", "b.txt"], ["--allow-uncovered"]):
+        assert main([*argv, *flag]) == 2
+        assert f"{flag[0]} is for --eval-only" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["ade-150", "ade-847"])
+def test_eval_only_and_larvseg_eval_agree(
+    saved: str,
+    name: str,
+    benchmark_tree: Callable[..., Path],
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    """The shipped configurations' evaluation source and base classes give exactly the
+    numbers (and JSON) of `larvseg eval` on the same download."""
+    if name == "ade-150":
+        maps = [np.kron(np.array([[127, 1, 0], [9, 127, 1]]), np.ones((16, 16), np.int64))]
+        root = benchmark_tree(tmp_path / "data", name, maps)
+        source = {"images": "ADEChallengeData2016/images/validation"}
+        source["annotations"] = "ADEChallengeData2016/annotations/validation"
+    else:
+        root = request.getfixturevalue("ade847_tree")  # the real scenes
+        source = {"images": "ADE20K_2021_17_01/images/ADE/validation", "label_suffix": "_seg.png"}
+        source.update(annotations=source["images"], label_decoder="ade20k_full")
+    source.update(name=name, kind="segmentation", classes=f"benchmark:{name}")
+    data = {"eval_sources": [source], "base_classes": "benchmark:coco-stuff-171"}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump({"data": data}))
+    configured = ["--config", str(tmp_path / "run.yaml"), "--data-root", str(root)]
+    configured += ["--eval-only", "--checkpoint", saved, "--json", str(tmp_path / "a.json")]
+    direct = ["eval", "--dataset", name, "--root", str(root), "--model", saved]
+    direct += ["--json", str(tmp_path / "b.json")]
+    assert main([*configured, "--allow-uncovered"]) == 0
+    assert larvseg_main([*direct, "--allow-uncovered"]) == 0
+    a, b = (json.loads((tmp_path / f).read_text())[name] for f in ("a.json", "b.json"))
+    assert a.pop("split").startswith("base classes named by data.base_classes")
+    assert b.pop("split").startswith(f"base = the {name} classes that are coco-stuff-171")
+    del a["seconds"], b["seconds"]
+    assert a == b and a["images"] == (1 if name == "ade-150" else 3)

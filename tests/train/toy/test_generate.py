@@ -13,7 +13,6 @@ from PIL import Image
 from larvseg.train.data.dataset import build_dataset
 from larvseg.train.schema import load_config
 from larvseg.train.toy.cli import main as toy_main
-from larvseg.train.toy.experiment import with_data_root
 from larvseg.train.toy.generate import SYNSETS, ToySpec, ToySpecError, generate, read_manifest
 from larvseg.train.toy.textures import pattern_catalogue, texture_field
 from larvseg.vocab.table import WordNetTable
@@ -52,7 +51,7 @@ def test_same_seed_same_bytes_other_seed_other_images(toy: Path, tmp_path: Path)
 
 def test_every_config_source_reads_the_files(toy: Path) -> None:
     for method in ("supervised", "baseline", "larvseg"):
-        config = with_data_root(load_config(REPO / "configs/toy" / f"{method}.yaml"), toy)
+        config = load_config(REPO / "configs/toy" / f"{method}.yaml", data_root=str(toy))
         for source in [*config.data.sources, *config.data.eval_sources]:
             dataset = build_dataset(source, (0.5,) * 3, (0.5,) * 3)
             dataset.validate()

@@ -7,7 +7,8 @@ Conventions (those of mmseg, which the paper's numbers come from):
   (NaN) and is left out of every mean; a class that is predicted but never in the
   ground truth has IoU 0 and counts.
 - Pixels whose target is the ignore index (`IGNORE_INDEX`, -1) are not counted at all.
-- Pixel accuracy = correctly labelled pixels / counted pixels.
+- Pixel accuracy = correctly labelled pixels / counted pixels; the accuracy of class `c`
+  = its correctly labelled pixels / its ground-truth pixels.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..data.formats import IGNORE_INDEX
+from .labelmaps import IGNORE_INDEX
 
 
 class ConfusionMatrix:
@@ -74,6 +75,13 @@ class ConfusionMatrix:
         total = int(self.matrix.sum())
         return float(np.trace(self.matrix)) / total if total else math.nan
 
+    def accuracy(self) -> np.ndarray:
+        """Per-class accuracy `(K,)` float64: correct share of each class's ground-truth
+        pixels; NaN where the class has none."""
+        pixels = self.target_pixels()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(pixels > 0, np.diag(self.matrix) / pixels, np.nan)
+
     def target_pixels(self) -> np.ndarray:
         """Ground-truth pixel count of each class `(K,)` int64."""
         return self.matrix.sum(1)
@@ -90,21 +98,23 @@ def _as_int_array(values: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class ClassIoU:
+class ClassScore:
     """One row of the per-class table.
 
     Attributes:
         wnid: the class's WordNet id.
-        name: its synset name ("dog.n.01"), or "" when unknown.
+        name: its synset name ("dog.n.01"); the wnid where no WordNet at hand knows it.
+        base: True for a base class (masks in training), False for a novel one.
         iou: intersection over union, NaN when the class is absent from target and prediction.
-        base: True for a base class (has masks in the training data), False for novel.
+        accuracy: correctly labelled share of its ground-truth pixels, NaN without any.
         pixels: ground-truth pixels of the class.
     """
 
     wnid: str
     name: str
-    iou: float
     base: bool
+    iou: float
+    accuracy: float
     pixels: int
 
 
@@ -112,17 +122,31 @@ class ClassIoU:
 class EvalResult:
     """Metrics of one evaluated dataset (fractions in [0, 1]).
 
-    `miou_base` / `miou_novel` are None when no base / novel class has a defined IoU;
-    `skipped` counts unreadable images left out.
+    Attributes:
+        miou, miou_base, miou_novel: mean IoU over all / base / novel classes with a
+            defined IoU; `miou_base` / `miou_novel` are None when no such class has one.
+        pixel_accuracy: correct pixels / counted pixels.
+        per_class: one row per evaluated class, in class order.
+        confusion: `(K, K)` int64 pixel counts, row = ground truth, column = prediction.
+        dataset: the dataset's name.
+        split: how base and novel classes were decided.
+        uncovered: wnids of the classes that cover no model category (never predicted).
+        images: images evaluated; skipped: unreadable images left out.
+        seconds: wall time of the evaluation loop.
     """
 
     miou: float
     miou_base: float | None
     miou_novel: float | None
     pixel_accuracy: float
-    per_class: list[ClassIoU]
+    per_class: list[ClassScore]
+    confusion: np.ndarray
     dataset: str = ""
+    split: str = ""
+    uncovered: list[str] = field(default_factory=list)
+    images: int = 0
     skipped: int = 0
+    seconds: float = 0.0
 
     @classmethod
     def from_confusion(
@@ -131,20 +155,31 @@ class EvalResult:
         wnids: Sequence[str],
         base: Sequence[bool],
         names: Sequence[str] | None = None,
+        *,
         dataset: str = "",
+        split: str = "",
+        uncovered: Sequence[str] = (),
+        images: int = 0,
         skipped: int = 0,
+        seconds: float = 0.0,
     ) -> EvalResult:
-        """Summarise a confusion matrix whose class `k` is `wnids[k]` (base if `base[k]`)."""
+        """Summarise a confusion matrix whose class `k` is `wnids[k]` (base if `base[k]`).
+
+        `names` default to the wnids; the other arguments are the fields of that name.
+        """
         k = confusion.num_classes
-        if len(wnids) != k or len(base) != k or (names is not None and len(names) != k):
+        names = list(wnids) if names is None else list(names)
+        if len(wnids) != k or len(base) != k or len(names) != k:
             raise ValueError(f"wnids, base and names must each have {k} entries (one per class)")
-        iou = confusion.iou()
+        iou, accuracy = confusion.iou(), confusion.accuracy()
         pixels = confusion.target_pixels()
         is_base = np.asarray(base, dtype=bool)
         miou = _mean(iou)
         rows = [
-            ClassIoU(wnid, names[i] if names is not None else "", float(iou[i]), bool(b), int(n))
-            for i, (wnid, b, n) in enumerate(zip(wnids, is_base, pixels, strict=True))
+            ClassScore(wnid, name or wnid, bool(b), float(i), float(a), int(n))
+            for wnid, name, b, i, a, n in zip(
+                wnids, names, is_base, iou, accuracy, pixels, strict=True
+            )
         ]
         return cls(
             miou=math.nan if miou is None else miou,
@@ -152,24 +187,45 @@ class EvalResult:
             miou_novel=_mean(iou[~is_base]),
             pixel_accuracy=confusion.pixel_accuracy(),
             per_class=rows,
+            confusion=confusion.matrix.copy(),
             dataset=dataset,
+            split=split,
+            uncovered=list(uncovered),
+            images=images,
             skipped=skipped,
+            seconds=seconds,
         )
 
     def format_table(self) -> str:
-        """Summary lines plus one row per class (IoU in percent, '-' when undefined)."""
+        """Summary lines plus one row per class (percent, '-' when undefined); classes
+        that cover no model category are marked '*'."""
         head = f"evaluation of {self.dataset}" if self.dataset else "evaluation"
         lines = [
             f"{head}: mIoU {_pct(self.miou)} | base {_pct(self.miou_base)} | "
-            f"novel {_pct(self.miou_novel)} | pixel accuracy {_pct(self.pixel_accuracy)}"
-            + (f" | {self.skipped} unreadable images skipped" if self.skipped else ""),
-            f"{'wnid':<10}  {'name':<28}  {'split':<5}  {'IoU':>6}  {'pixels':>12}",
+            f"novel {_pct(self.miou_novel)} | pixel accuracy {_pct(self.pixel_accuracy)}",
         ]
-        for row in self.per_class:
-            split = "base" if row.base else "novel"
+        if self.split:
+            lines.append(f"base / novel: {self.split}")
+        if self.uncovered:
             lines.append(
-                f"{row.wnid:<10}  {row.name[:28]:<28}  {split:<5}  {_pct(row.iou):>6}  "
-                f"{row.pixels:>12,}"
+                f"* {len(self.uncovered)} classes cover no model category and are never "
+                "predicted (their IoU is 0 where they occur)"
+            )
+        if self.images or self.skipped:
+            rate = self.images / self.seconds if self.seconds > 0 else math.nan
+            lines.append(
+                f"{self.images:,} images in {self.seconds:.1f} s ({rate:.2f} images/s)"
+                + (f", {self.skipped} unreadable images skipped" if self.skipped else "")
+            )
+        uncovered = set(self.uncovered)
+        lines.append(
+            f"{'wnid':<10}  {'name':<28}  {'split':<6}  {'IoU':>6}  {'acc':>6}  {'pixels':>12}"
+        )
+        for row in self.per_class:
+            split = ("base" if row.base else "novel") + ("*" if row.wnid in uncovered else "")
+            lines.append(
+                f"{row.wnid:<10}  {row.name[:28]:<28}  {split:<6}  {_pct(row.iou):>6}  "
+                f"{_pct(row.accuracy):>6}  {row.pixels:>12,}"
             )
         return "\n".join(lines)
 
@@ -177,8 +233,12 @@ class EvalResult:
         return self.format_table()
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict; undefined values (NaN) become None."""
-        return _nan_to_none(asdict(self))
+        """JSON-ready dict (docs/evaluation.md): undefined values (NaN) become None, the
+        confusion matrix a list of rows."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "per_class"}
+        data["per_class"] = [asdict(row) for row in self.per_class]
+        data["confusion"] = self.confusion.tolist()
+        return _nan_to_none(data)
 
     def to_json(self, indent: int | None = 2) -> str:
         """`to_dict()` as JSON text."""

@@ -1,0 +1,120 @@
+"""`larvseg eval`: score a model on ADE-150, ADE-847 or COCO-Stuff-171, no YAML needed."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from ..config import DATA_ROOT_ENV, DEFAULT_MODEL
+from ..errors import InputError
+from ..vocab.benchmarks import BENCHMARK_PREFIX, BENCHMARKS, NOVEL_BASE
+
+EPILOG = f"""\
+The benchmark's classes are the vocabulary: each covers its synset and the model's
+categories under it (closed mode, as `larvseg segment --vocab`). Classes sharing a synset
+are one class. Base classes: those in {NOVEL_BASE} (by wnid), as the paper splits them,
+unless --base-classes names others. Data layouts (as downloaded):
+  ade-150         ADEChallengeData2016/images/validation/*.jpg, annotations/validation/*.png
+  ade-847         ADE20K_2021_17_01/images/ADE/validation/**/*.jpg and *_seg.png
+  coco-stuff-171  coco_stuff164k/images/val2017/*.jpg, stuffthingmaps_trainval2017/val2017/*.png
+
+examples:
+  larvseg eval --dataset ade-150 --root /data/ADEChallengeData2016 --allow-uncovered
+  larvseg eval --dataset ade-847 --root /data --model runs/c171_wa847/model --json a847.json
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `eval` command."""
+    parser = subparsers.add_parser(
+        "eval",
+        help="score a model on a segmentation benchmark (mIoU all / base / novel)",
+        description="Score a model on a benchmark's data with exactly segment()'s pipeline: "
+        "mIoU over all, base and novel classes, pixel accuracy, per-class IoU and accuracy.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--dataset", required=True, choices=BENCHMARKS, help="the benchmark")
+    parser.add_argument(
+        "--root",
+        help="the dataset's downloaded folder (e.g. .../ADEChallengeData2016) or its parent "
+        f"(default: ${DATA_ROOT_ENV})",
+    )
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"checkpoint folder or Hugging Face hub id (default: {DEFAULT_MODEL})",
+    )
+    parser.add_argument("--split", default="val", choices=("val", "train"), help="default: val")
+    parser.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT")
+    parser.add_argument(
+        "--base-classes",
+        metavar="FILE|benchmark:NAME",
+        help="the base classes: a file of wnids (one per line) or benchmark:NAME "
+        f"(default: the classes also in {NOVEL_BASE})",
+    )
+    parser.add_argument(
+        "--allow-uncovered",
+        action="store_true",
+        help="score classes that cover no model category (never predicted, IoU 0 where "
+        "they occur; listed in the output) instead of stopping with an error",
+    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
+    parser.add_argument("--bf16", action="store_true", help="run under bfloat16 autocast")
+    parser.add_argument(
+        "--size", type=int, help="short side images are resized to (default: the model's)"
+    )
+    parser.add_argument("--window", type=int, help="sliding-window side (default: --size)")
+    parser.add_argument("--stride", type=int, help="window step (default: 2/3 of the window)")
+    parser.add_argument("--limit", type=int, help="evaluate only the first N images")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate and print the table (and write the JSON)."""
+    # torch and timm load only when this command runs
+    from ..evaluation.datasets import LAYOUTS, benchmark_dataset
+    from ..evaluation.predict import PredictOptions
+    from ..evaluation.runner import BaseClasses, EvalReport, evaluate
+    from ..modeling.model import LarvSegModel
+    from ..segmenter import resolve_device, resolve_dtype
+    from ..vocab.benchmarks import novel_classes
+
+    root = args.root or os.environ.get(DATA_ROOT_ENV)
+    if not root:
+        folder = LAYOUTS[args.dataset].folder
+        raise InputError(f"give --root (the {folder} folder) or set ${DATA_ROOT_ENV}")
+    if args.limit is not None and args.limit < 1:
+        raise InputError(f"--limit must be at least 1, got {args.limit}")
+    dataset = benchmark_dataset(args.dataset, Path(root), args.split, args.limit)
+    if args.base_classes:
+        base = BaseClasses.read(args.base_classes, "--base-classes")
+    else:
+        novel = {c.wnid for c in novel_classes(args.dataset)}
+        base = BaseClasses(
+            frozenset(set(dataset.classes) - novel),
+            f"base = the {args.dataset} classes that are {NOVEL_BASE} classes (by wnid; "
+            f"{BENCHMARK_PREFIX}{NOVEL_BASE}), as the paper splits them",
+        )
+    model = LarvSegModel.from_pretrained(args.model)
+    result = evaluate(
+        model,
+        dataset,
+        base.wnids,
+        PredictOptions(
+            size=args.size,
+            window=args.window,
+            stride=args.stride,
+            autocast_dtype=resolve_dtype("bf16" if args.bf16 else None),
+        ),
+        split=base.rule,
+        device=resolve_device(args.device),
+        allow_uncovered=args.allow_uncovered,
+        name=args.dataset,
+    )
+    report = EvalReport([result])
+    print(report)
+    if args.json:
+        print(f"wrote {report.write_json(args.json)}")
+    return 0
