@@ -35,3 +35,7 @@ class VocabularyError(LarvSegError, ValueError):
 
 class InputError(LarvSegError, ValueError):
     """An argument outside what a function accepts (a mode, a size, a dtype, a device)."""
+
+
+class MissingExtraError(LarvSegError, ImportError):
+    """An optional feature used without its pip extra; the message names the extra to install."""
