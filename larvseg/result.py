@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,6 +66,31 @@ class Segmentation:
             )
         self.labels = labels.astype(np.int32, copy=False)
         self.scores = scores.astype(np.float32, copy=False)
+
+    @classmethod
+    def from_items(
+        cls,
+        labels: np.ndarray,
+        scores: np.ndarray,
+        items: Sequence[Category],
+        image: np.ndarray,
+        vocabulary: Vocabulary,
+        source: str | None = None,
+    ) -> Segmentation:
+        """The result of a prediction over `items` (`labels` index them, -1 = unlabeled),
+        keeping as `categories` only the items that label some pixel, in item order."""
+        shifted = labels.ravel() + 1  # 0 = unlabeled, i + 1 = item i
+        present = np.flatnonzero(np.bincount(shifted, minlength=len(items) + 1)[1:])
+        remap = np.full(len(items) + 1, -1, dtype=np.int32)  # item -> index among present
+        remap[present + 1] = np.arange(len(present), dtype=np.int32)
+        return cls(
+            labels=remap[shifted].reshape(labels.shape),
+            scores=scores,
+            categories=[items[int(i)] for i in present],
+            image=image,
+            vocabulary=vocabulary,
+            source=source,
+        )
 
     def __repr__(self) -> str:
         height, width = self.labels.shape

@@ -1,4 +1,4 @@
-"""The `larvseg` command: `larvseg segment ...` and `larvseg vocab ...`."""
+"""The `larvseg` command: `larvseg segment`, `vocab`, `export` and `demo`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from .exit import run_command
+from .export import register as register_export
 from .segment import register as register_segment
 from .vocab import register as register_vocab
 
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     register_segment(subparsers)
     register_vocab(subparsers)
+    register_export(subparsers)
     return parser
 
 
