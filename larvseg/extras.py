@@ -19,6 +19,6 @@ def import_extra(module: str, extra: str, feature: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as err:
         raise MissingExtraError(
-            f'{feature} needs the {module.partition(".")[0]} package, which is not installed: '
+            f"{feature} needs the {module.partition('.')[0]} package, which is not installed: "
             f'pip install "larvseg[{extra}]"'
         ) from err

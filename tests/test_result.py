@@ -261,8 +261,8 @@ def test_to_pipeline_masks_labels_and_mean_scores(vocabulary: Vocabulary) -> Non
         "volcano.n.02",
     ]
     for index, segment in enumerate(segments):
-        np.testing.assert_array_equal(np.asarray(segment["mask"]), (LABELS == index) * 255)
-        assert segment["score"] == pytest.approx(float(seg.scores[LABELS == index].mean()))
+        np.testing.assert_array_equal(np.asarray(segment["mask"]), (index == LABELS) * 255)
+        assert segment["score"] == pytest.approx(float(seg.scores[index == LABELS].mean()))
     # unlabeled pixels are in no mask
     union = np.any([np.asarray(s["mask"]) > 0 for s in segments], axis=0)
     np.testing.assert_array_equal(union, LABELS >= 0)

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from .demo import register as register_demo
 from .exit import run_command
 from .export import register as register_export
 from .segment import register as register_segment
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_segment(subparsers)
     register_vocab(subparsers)
     register_export(subparsers)
+    register_demo(subparsers)
     return parser
 
 
