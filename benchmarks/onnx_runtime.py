@@ -1,9 +1,10 @@
 """onnxruntime vs PyTorch on the CPU: ViT-B/16 with 21,843 classes (random weights), 512x512.
 
 Exports the network with `larvseg.export.onnx.export_onnx`, then times, with the same
-number of threads, the network alone (1x3x512x512 -> 21,843x32x32 logits) and the whole
-`predict_labels` path (resize, windows, 21K decoding) with each runtime, and reports
-how far the logits and labels of the two runtimes agree.
+number of threads and in turns (so that load on a shared machine weighs on both alike),
+the network alone (1x3x512x512 -> 21,843x32x32 logits) and the whole `predict_labels`
+path (resize, windows, 21K decoding) with each runtime, and reports how far the logits
+and labels of the two runtimes agree.
 
     python benchmarks/onnx_runtime.py [--repeats 3] [--threads 2]
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import torch
 from inference import build_segmenter, make_image
-from timing import median_seconds
+from timing import interleaved_medians
 
 from larvseg.export.onnx import OnnxNetwork, export_onnx
 from larvseg.pipeline.labeling import assign_items
@@ -46,20 +47,17 @@ def main() -> None:
             with torch.inference_mode():
                 return model(x)
 
-        times = {
-            ("network", "PyTorch"): median_seconds(torch_forward, args.repeats, warmup=True),
-            ("network", "onnxruntime"): median_seconds(
-                lambda: network(x), args.repeats, warmup=True
-            ),
-            ("predict_labels", "PyTorch"): median_seconds(
-                lambda: predict_labels(model, [image], items, size=512), args.repeats, warmup=True
-            ),
-            ("predict_labels", "onnxruntime"): median_seconds(
-                lambda: predict_labels(network, [image], items, size=512),
-                args.repeats,
-                warmup=True,
-            ),
-        }
+        times = interleaved_medians(
+            {
+                "network PyTorch": torch_forward,
+                "network onnxruntime": lambda: network(x),
+                "predict_labels PyTorch": lambda: predict_labels(model, [image], items, size=512),
+                "predict_labels onnxruntime": lambda: predict_labels(
+                    network, [image], items, size=512
+                ),
+            },
+            args.repeats,
+        )
         difference = float((network(x) - torch_forward()).abs().max())
         [(torch_labels, _)] = predict_labels(model, [image], items, size=512)
         [(onnx_labels, _)] = predict_labels(network, [image], items, size=512)
@@ -73,7 +71,7 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for what in ("network", "predict_labels"):
-        reference, ours = times[(what, "PyTorch")], times[(what, "onnxruntime")]
+        reference, ours = times[f"{what} PyTorch"], times[f"{what} onnxruntime"]
         print(f"{what:<16} {reference:>8.3f} s {ours:>10.3f} s {ours / reference:>12.3f}")
     print(f"logits max abs difference: {difference:.2e}; label agreement: {agreement:.6f}")
 
