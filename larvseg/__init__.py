@@ -23,6 +23,7 @@ _EXPORTS = {
     "CheckpointError": "errors",
     "ConfigError": "errors",
     "ImageError": "errors",
+    "MissingExtraError": "errors",
     "VocabularyError": "errors",
 }
 """Public name -> the module (relative to `larvseg`) that defines it."""
@@ -36,6 +37,7 @@ __all__ = [
     "LarvSeg",
     "LarvSegError",
     "LarvSegModel",
+    "MissingExtraError",
     "ModelConfig",
     "Segmentation",
     "Vocabulary",
@@ -44,7 +46,14 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .config import DEFAULT_MODEL, ModelConfig
-    from .errors import CheckpointError, ConfigError, ImageError, LarvSegError, VocabularyError
+    from .errors import (
+        CheckpointError,
+        ConfigError,
+        ImageError,
+        LarvSegError,
+        MissingExtraError,
+        VocabularyError,
+    )
     from .modeling.model import LarvSegModel
     from .result import Segmentation
     from .segmenter import LarvSeg

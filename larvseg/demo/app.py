@@ -22,6 +22,7 @@ from ..errors import LarvSegError
 from ..extras import import_extra
 from ..pipeline.image import load_image
 from ..segmenter import LarvSeg
+from ..vocab.vocabulary import SenseWarning
 from .results import (
     LEGEND_CSS,
     SUGGESTION_HEADERS,
@@ -73,17 +74,16 @@ def build_demo(segmenter: LarvSeg, work_dir: str | Path, title: str = "larvseg")
         if path is None:
             raise gr.Error("upload an image first", print_exception=False)
         vocab = parse_vocab(text)
+        progress(0.1, desc="segmenting")
         try:
-            progress(0.05, desc="checking the vocabulary")
             with warnings.catch_warnings(record=True) as notes:
-                warnings.simplefilter("always")
-                segmenter.resolve_vocab(vocab, mode)
-            progress(0.15, desc="segmenting")
-            seg = segmenter.segment(path, vocab=vocab, mode=mode)
+                warnings.simplefilter("always", SenseWarning)
+                seg = segmenter.segment(path, vocab=vocab, mode=mode)
         except LarvSegError as err:
             raise gr.Error(str(err), print_exception=False) from err
         for note in notes:
-            gr.Warning(str(note.message))
+            if issubclass(note.category, SenseWarning):  # "'grass' read as grass.n.01 ..."
+                gr.Warning(str(note.message))
         progress(0.85, desc="drawing")
         folder = Path(work_dir) / uuid.uuid4().hex
         files = seg.save(folder / Path(path).stem)
@@ -134,22 +134,10 @@ def build_demo(segmenter: LarvSeg, work_dir: str | Path, title: str = "larvseg")
                 )
                 button = gr.Button("Segment", variant="primary", elem_id="segment")
             with gr.Column(scale=1):
-                overlay = gr.Image(
-                    label="Overlay",
-                    type="pil",
-                    format="png",
-                    interactive=False,
-                    height=IMAGE_HEIGHT,
-                    elem_id="overlay",
-                )
+                overlay = _result_image("Overlay", "overlay")
                 legend = gr.HTML(label="Legend", elem_id="legend")
-                confidence = gr.Image(
-                    label="Confidence per pixel (dark blue 0, magenta 0.5, yellow 1)",
-                    type="pil",
-                    format="png",
-                    interactive=False,
-                    height=IMAGE_HEIGHT,
-                    elem_id="confidence",
+                confidence = _result_image(
+                    "Confidence per pixel (dark blue 0, magenta 0.5, yellow 1)", "confidence"
                 )
                 downloads = gr.File(
                     label="Downloads: labels PNG (16-bit, 0 = unlabeled), JSON, overlay",
@@ -162,6 +150,18 @@ def build_demo(segmenter: LarvSeg, work_dir: str | Path, title: str = "larvseg")
         table.select(pick, vocab_box, vocab_box)
         button.click(run, [upload, vocab_box, mode], [overlay, legend, confidence, downloads])
     return demo
+
+
+def _result_image(label: str, elem_id: str) -> gr.Image:
+    """An output image of the page, sent as PNG."""
+    return gr.Image(
+        label=label,
+        type="pil",
+        format="png",
+        interactive=False,
+        height=IMAGE_HEIGHT,
+        elem_id=elem_id,
+    )
 
 
 def launch(

@@ -205,7 +205,7 @@ def test_segment_a_real_photo_in_the_browser(
     assert resolved_hosts <= LOCAL_HOSTS
 
 
-def test_bad_input_shows_the_librarys_message(
+def test_bad_input_shows_the_librarys_message_and_notes_in_the_page(
     browser: Any, app_url: str, real_images: list[Path], tmp_path: Path
 ) -> None:
     wait = open_app(browser, app_url)
@@ -223,3 +223,11 @@ def test_bad_input_shows_the_librarys_message(
     browser.save_screenshot(str(tmp_path / "error.png"))
     page = browser.find_element(By.TAG_NAME, "body").text
     assert "Traceback" not in page and 'File "' not in page
+
+    # a plain word with several senses works, and the page says which sense it took
+    box = browser.find_element(By.CSS_SELECTOR, "#vocab textarea")
+    box.clear()
+    box.send_keys("grass")
+    browser.find_element(By.ID, "segment").click()
+    wait.until(lambda b: "'grass' read as grass.n.01" in toasts(b))
+    wait.until(lambda b: "grass.n.01" in b.find_element(By.ID, "legend").text)
