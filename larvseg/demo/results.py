@@ -14,7 +14,7 @@ from PIL import Image, ImageOps
 
 from ..overlay import category_color
 from ..result import Segmentation
-from ..vocab.vocabulary import Vocabulary
+from ..vocab.vocabulary import SYNSET_NAME, Vocabulary
 
 SUGGESTIONS = 8
 SEARCHED = 200  # search hits looked at to find SUGGESTIONS that cover a model category
@@ -45,11 +45,16 @@ def replace_last_term(text: str, name: str) -> str:
 
 def suggestions(vocabulary: Vocabulary, text: str) -> list[list[str]]:
     """Rows `[synset, words, covers, gloss]` for the item being typed in `text`: synsets of
-    WordNet matching it that cover at least one of the model's categories, best first."""
+    WordNet matching it that cover at least one of the model's categories, best first. A
+    synset name ("grass.n.01") lists its word's senses, the named one first, so that its
+    gloss shows."""
     term = last_term(text)
-    if not term:
+    name = SYNSET_NAME.fullmatch(term)
+    word = name["lemma"] if name else term
+    if not word:
         return []
-    hits = [h for h in vocabulary.search(term, limit=SEARCHED) if h.covered > 0]
+    hits = [h for h in vocabulary.search(word, limit=SEARCHED) if h.covered > 0]
+    hits.sort(key=lambda h: h.category.name != term.lower())  # stable: the named one first
     return [
         [
             hit.category.name,

@@ -155,7 +155,8 @@ def test_segment_a_real_photo_in_the_browser(
     wait.until(lambda b: "genus Canis" in b.find_element(By.ID, "suggestions").text)
     browser.find_element(By.CSS_SELECTOR, "#suggestions [data-testid=cell-0-0]").click()
     wait.until(lambda b: box.get_attribute("value") == "dog.n.01, ")
-    box.send_keys("grass.n.01")
+    box.send_keys("grass.n.01")  # a full synset name shows its own gloss
+    wait.until(lambda b: "narrow-leaved green herbage" in b.find_element(By.ID, "suggestions").text)
     browser.find_element(By.CSS_SELECTOR, "#mode input[value=open]").click()
     browser.find_element(By.ID, "segment").click()
     wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#legend tbody tr"))

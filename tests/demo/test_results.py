@@ -63,6 +63,9 @@ def test_suggestions_cover_model_categories_and_show_the_gloss(vocabulary: Vocab
         "3",
     ]
     assert suggestions(vocabulary, "dog.n.01, ") == []
+    # a synset name shows that synset (with its gloss) first
+    named = suggestions(vocabulary, "dog.n.01, grass.n.01")
+    assert named[0][0] == "grass.n.01" and named[0][3].startswith("narrow-leaved green herbage")
 
 
 def make(vocabulary: Vocabulary) -> Segmentation:
