@@ -25,6 +25,7 @@ _EXPORTS = {
     "CheckpointError": "errors",
     "ConfigError": "errors",
     "ImageError": "errors",
+    "MissingExtraError": "errors",
     "VocabularyError": "errors",
 }
 """Public name -> the module (relative to `larvseg`) that defines it."""
@@ -38,6 +39,7 @@ __all__ = [
     "LarvSeg",
     "LarvSegError",
     "LarvSegModel",
+    "MissingExtraError",
     "ModelConfig",
     "Segmentation",
     "Vocabulary",
@@ -46,7 +48,14 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .config import DEFAULT_MODEL, ModelConfig
-    from .errors import CheckpointError, ConfigError, ImageError, LarvSegError, VocabularyError
+    from .errors import (
+        CheckpointError,
+        ConfigError,
+        ImageError,
+        LarvSegError,
+        MissingExtraError,
+        VocabularyError,
+    )
     from .modeling.model import LarvSegModel
     from .result import Segmentation
     from .segmenter import LarvSeg

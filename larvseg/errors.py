@@ -44,3 +44,7 @@ class DataError(LarvSegError, ValueError):
 
 class EvaluationError(LarvSegError, ValueError):
     """Evaluation inputs that do not fit together; the message names the input."""
+
+
+class MissingExtraError(LarvSegError, ImportError):
+    """An optional feature used without its pip extra; the message names the extra to install."""

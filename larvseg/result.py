@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,9 +13,12 @@ import numpy as np
 from PIL import Image
 
 from .errors import InputError
-from .overlay import render_overlay
+from .extras import import_extra
+from .overlay import blend_labels, render_overlay
 
 if TYPE_CHECKING:
+    import supervision as sv
+
     from .vocab.table import Category
     from .vocab.vocabulary import Vocabulary
 
@@ -63,6 +67,31 @@ class Segmentation:
         self.labels = labels.astype(np.int32, copy=False)
         self.scores = scores.astype(np.float32, copy=False)
 
+    @classmethod
+    def from_items(
+        cls,
+        labels: np.ndarray,
+        scores: np.ndarray,
+        items: Sequence[Category],
+        image: np.ndarray,
+        vocabulary: Vocabulary,
+        source: str | None = None,
+    ) -> Segmentation:
+        """The result of a prediction over `items` (`labels` index them, -1 = unlabeled),
+        keeping as `categories` only the items that label some pixel, in item order."""
+        shifted = labels.ravel() + 1  # 0 = unlabeled, i + 1 = item i
+        present = np.flatnonzero(np.bincount(shifted, minlength=len(items) + 1)[1:])
+        remap = np.full(len(items) + 1, -1, dtype=np.int32)  # item -> index among present
+        remap[present + 1] = np.arange(len(present), dtype=np.int32)
+        return cls(
+            labels=remap[shifted].reshape(labels.shape),
+            scores=scores,
+            categories=[items[int(i)] for i in present],
+            image=image,
+            vocabulary=vocabulary,
+            source=source,
+        )
+
     def __repr__(self) -> str:
         height, width = self.labels.shape
         names = ", ".join(c.name for c in self.categories[:5])
@@ -101,15 +130,73 @@ class Segmentation:
         labeled = self.labels[self.labels >= 0]
         return [int(n) for n in np.bincount(labeled, minlength=len(self.categories))]
 
-    def overlay(self, alpha: float = 0.5) -> Image.Image:
+    def overlay(self, alpha: float = 0.5, legend: bool = True) -> Image.Image:
         """RGB PIL image: the input with labelled pixels tinted, and a legend panel to its right.
 
         Each category has a fixed colour (a hash of its wnid); unlabelled pixels keep their
         original colour; `alpha` in [0, 1] is the colour's weight (0 = the original pixels).
         The legend lists categories by area, at most 20 plus "and N more"; the canvas is
         widened (and heightened if the legend is taller) so that it never covers the image.
+        With `legend=False` the image is the tinted input alone, exactly `W x H`, to
+        composite over the input or stack with other layers.
         """
+        if not legend:
+            return Image.fromarray(blend_labels(self.image, self.labels, self.categories, alpha))
         return render_overlay(self.image, self.labels, self.categories, alpha)
+
+    def to_pipeline(self) -> list[dict[str, Any]]:
+        """The result as transformers' `pipeline("image-segmentation")` gives it for a
+        semantic segmentation model: one dict per category with pixels, in label order.
+
+        Each dict is `{"label": str, "score": float, "mask": PIL.Image}`: `label` is the
+        synset name ("dog.n.01"); `mask` is a mode "L" image of the input's size, 255 where
+        the category is and 0 elsewhere; `score` is the mean of `scores` (the pixels'
+        confidence) over the mask. transformers gives `score=None` for semantic models,
+        which have no per-segment confidence; larvseg reports this mean instead.
+        Unlabeled pixels (open mode) are in no mask.
+        """
+        return [
+            {
+                "label": category.name,
+                "score": float(self.scores[mask].mean()),
+                "mask": Image.fromarray(mask.astype(np.uint8) * np.uint8(255)),
+            }
+            for _, category, mask in self._present_masks()
+        ]
+
+    def to_supervision(self) -> sv.Detections:
+        """The result as roboflow `supervision` detections, one per category with pixels.
+
+        Needs the `supervision` extra. In label order, each detection has its boolean
+        mask `(H, W)` (in `mask`, `(N, H, W)`), the mask's bounding box (`xyxy`, pixel
+        corners inclusive as `supervision.mask_to_xyxy` gives them), `class_id` = its index
+        in `categories`, `confidence` = the mean of `scores` over the mask, and in `data`
+        the synset names (`"class_name"`, which supervision's label annotators show) and
+        wnids (`"wnid"`).
+        """
+        sv = import_extra("supervision", "supervision", "Segmentation.to_supervision()")
+        present = self._present_masks()
+        masks = np.zeros((len(present), self.height, self.width), dtype=bool)
+        for row, (_, _, mask) in enumerate(present):
+            masks[row] = mask
+        return sv.Detections(
+            xyxy=sv.mask_to_xyxy(masks).astype(np.float32).reshape(-1, 4),
+            mask=masks,
+            confidence=np.array([self.scores[m].mean() for m in masks], dtype=np.float32),
+            class_id=np.array([i for i, _, _ in present], dtype=np.int64),
+            data={
+                "class_name": np.array([c.name for _, c, _ in present], dtype=str),
+                "wnid": np.array([c.wnid for _, c, _ in present], dtype=str),
+            },
+        )
+
+    def _present_masks(self) -> list[tuple[int, Category, np.ndarray]]:
+        """(index, category, `(H, W)` bool mask) of each category with pixels, in label order."""
+        return [
+            (i, category, self.labels == i)
+            for i, (category, area) in enumerate(zip(self.categories, self._areas(), strict=True))
+            if area > 0
+        ]
 
     def save(self, prefix: str | os.PathLike) -> dict[str, Path]:
         """Write `{prefix}_labels.png`, `{prefix}_overlay.png` and `{prefix}.json`.

@@ -7,14 +7,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, overload
 
-import numpy as np
 import torch
 
 from .config import DEFAULT_MODEL
 from .errors import InputError
 from .modeling.model import LarvSegModel
 from .pipeline.image import ImageInput, describe_input, load_image
-from .pipeline.labeling import ItemAssignment
+from .pipeline.labeling import ItemAssignment, assign_items
 from .pipeline.predict import predict_labels
 from .result import Segmentation
 from .vocab.vocabulary import Category, Vocabulary
@@ -107,14 +106,7 @@ class LarvSeg:
     ) -> tuple[ItemAssignment, list[Category]]:
         """The class -> item mapping for `vocab` (None = every model category is an item)
         and the items; raises `VocabularyError` for an unusable vocabulary."""
-        if vocab is None:
-            assignment = torch.arange(len(self.categories))
-            return ItemAssignment(assignment, len(self.categories), mode), self.categories
-        if isinstance(vocab, str):
-            vocab = [vocab]
-        subset = self.vocabulary.subset(list(vocab))
-        assignment = torch.from_numpy(subset.assignment).long()
-        return ItemAssignment(assignment, len(subset.items), mode), subset.items
+        return assign_items(self.vocabulary, vocab, mode)
 
     @overload
     def segment(
@@ -182,30 +174,9 @@ class LarvSeg:
             autocast_dtype=self.autocast_dtype,
         )
         results = [
-            self._result(arr, labels, scores, items, describe_input(src))
+            Segmentation.from_items(
+                labels, scores, items, arr, self.vocabulary, source=describe_input(src)
+            )
             for arr, (labels, scores), src in zip(arrays, predictions, images, strict=True)
         ]
         return results if isinstance(image, list) else results[0]
-
-    def _result(
-        self,
-        image: np.ndarray,
-        labels: np.ndarray,
-        scores: np.ndarray,
-        items: list[Category],
-        source: str,
-    ) -> Segmentation:
-        """A `Segmentation` whose categories are the items present in `labels`."""
-        shifted = labels.ravel() + 1  # 0 = unlabeled, i + 1 = item i
-        present = np.flatnonzero(np.bincount(shifted, minlength=len(items) + 1)[1:])
-        remap = np.full(len(items) + 1, -1, dtype=np.int32)  # item -> index among present
-        remap[present + 1] = np.arange(len(present), dtype=np.int32)
-        labels = remap[shifted].reshape(labels.shape)
-        return Segmentation(
-            labels=labels,
-            scores=scores,
-            categories=[items[i] for i in present],
-            image=image,
-            vocabulary=self.vocabulary,
-            source=source,
-        )

@@ -25,7 +25,12 @@ def run(script: str, *args: str, cwd: Path) -> str:
 
 
 def test_examples_are_all_tested() -> None:
-    assert {p.name for p in EXAMPLES.glob("*.py")} == {"choose_vocabulary.py", "segment_photo.py"}
+    # onnx_inference.py needs an exported model: tests/export/test_onnx.py runs it
+    assert {p.name for p in EXAMPLES.glob("*.py")} == {
+        "choose_vocabulary.py",
+        "onnx_inference.py",
+        "segment_photo.py",
+    }
 
 
 def test_choose_vocabulary(tmp_path: Path) -> None:

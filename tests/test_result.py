@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from larvseg.errors import MissingExtraError
 from larvseg.overlay import LEGEND_ENTRIES, category_color, legend_lines
 from larvseg.result import Segmentation
 from larvseg.vocab.vocabulary import Vocabulary, VocabularyError
@@ -214,6 +216,104 @@ def test_category_colors_are_fixed_and_distinct() -> None:
     assert category_color("n02084071") == (34, 211, 145)
     colors = {category_color(f"n{i:08d}") for i in range(200)}
     assert len(colors) == 200
+
+
+def test_overlay_without_legend_is_the_tinted_input_at_its_own_size(
+    vocabulary: Vocabulary,
+) -> None:
+    seg = make(vocabulary)
+    bare = seg.overlay(alpha=0.7, legend=False)
+    assert bare.mode == "RGB" and bare.size == (6, 4)
+    np.testing.assert_array_equal(np.asarray(bare), expected_blend(seg, 0.7))
+    np.testing.assert_array_equal(np.asarray(seg.overlay(alpha=0.7))[:4, :6], np.asarray(bare))
+
+
+# ---------------------------------------------------------------- other libraries' formats
+
+# What transformers' image-segmentation pipeline documents for each segment (its
+# `ImageSegmentationPipeline.__call__` docstring and the semantic branch of `postprocess`):
+# "label" (str), "mask" (a PIL image of the input's size, mode "L", values 0 or 255) and
+# "score" (optional float; None for semantic models).
+PIPELINE_KEYS = {"label", "score", "mask"}
+
+
+def test_to_pipeline_has_the_transformers_structure(vocabulary: Vocabulary) -> None:
+    seg = make(vocabulary)
+    segments = seg.to_pipeline()
+    assert isinstance(segments, list) and len(segments) == 4
+    for segment in segments:
+        assert set(segment) == PIPELINE_KEYS
+        assert isinstance(segment["label"], str)
+        assert segment["score"] is None or isinstance(segment["score"], float)
+        mask = segment["mask"]
+        assert isinstance(mask, Image.Image) and mask.mode == "L"
+        assert mask.size == (seg.width, seg.height)  # PIL size is (width, height)
+        assert set(np.unique(np.asarray(mask))) <= {0, 255}
+
+
+def test_to_pipeline_masks_labels_and_mean_scores(vocabulary: Vocabulary) -> None:
+    seg = make(vocabulary)
+    segments = seg.to_pipeline()
+    assert [s["label"] for s in segments] == [
+        "airedale.n.01",
+        "italian_greyhound.n.01",
+        "tabby.n.01",
+        "volcano.n.02",
+    ]
+    for index, segment in enumerate(segments):
+        np.testing.assert_array_equal(np.asarray(segment["mask"]), (index == LABELS) * 255)
+        assert segment["score"] == pytest.approx(float(seg.scores[index == LABELS].mean()))
+    # unlabeled pixels are in no mask
+    union = np.any([np.asarray(s["mask"]) > 0 for s in segments], axis=0)
+    np.testing.assert_array_equal(union, LABELS >= 0)
+
+
+def test_to_pipeline_skips_categories_without_pixels(vocabulary: Vocabulary) -> None:
+    seg = make(vocabulary, labels=np.where(LABELS == 1, 0, LABELS))  # no greyhound pixels
+    assert [s["label"] for s in seg.to_pipeline()] == [
+        "airedale.n.01",
+        "tabby.n.01",
+        "volcano.n.02",
+    ]
+
+
+def test_to_supervision_detections_and_a_mask_annotator(vocabulary: Vocabulary) -> None:
+    sv = pytest.importorskip("supervision")
+    seg = make(vocabulary, labels=np.where(LABELS == 1, 0, LABELS))  # greyhound: no pixels
+    detections = seg.to_supervision()
+    assert isinstance(detections, sv.Detections) and len(detections) == 3
+    np.testing.assert_array_equal(detections.class_id, [0, 2, 3])
+    np.testing.assert_array_equal(
+        detections.data["class_name"], ["airedale.n.01", "tabby.n.01", "volcano.n.02"]
+    )
+    np.testing.assert_array_equal(detections.data["wnid"], [AIREDALE, TABBY, VOLCANO])
+    for row, index in enumerate([0, 2, 3]):
+        np.testing.assert_array_equal(detections.mask[row], seg.labels == index)
+        assert detections.confidence[row] == pytest.approx(seg.scores[seg.labels == index].mean())
+    # boxes as (x_min, y_min, x_max, y_max), inclusive pixel corners
+    np.testing.assert_array_equal(detections.xyxy, [[0, 0, 3, 1], [0, 2, 2, 3], [3, 2, 5, 3]])
+    # an opaque mask annotator paints each mask in its class's palette colour
+    palette = sv.ColorPalette.DEFAULT
+    drawn = sv.MaskAnnotator(opacity=1.0).annotate(Image.fromarray(seg.image), detections)
+    drawn = np.asarray(drawn)
+    for row, index in enumerate([0, 2, 3]):
+        color = palette.by_idx(index).as_rgb()
+        assert (drawn[detections.mask[row]] == color).all()
+    np.testing.assert_array_equal(drawn[seg.labels < 0], seg.image[seg.labels < 0])
+
+
+def test_to_supervision_of_an_unlabeled_image_is_empty(vocabulary: Vocabulary) -> None:
+    pytest.importorskip("supervision")
+    detections = make(vocabulary, labels=np.full_like(LABELS, -1)).to_supervision()
+    assert len(detections) == 0 and detections.mask.shape == (0, 4, 6)
+
+
+def test_to_supervision_without_the_extra_says_what_to_install(
+    vocabulary: Vocabulary, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "supervision", None)  # makes `import supervision` fail
+    with pytest.raises(MissingExtraError, match=r'pip install "larvseg\[supervision\]"'):
+        make(vocabulary).to_supervision()
 
 
 # ---------------------------------------------------------------- save

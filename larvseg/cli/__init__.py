@@ -1,5 +1,5 @@
 """The `larvseg` command.
 
-`main.py` builds it from `segment.py` and `vocab.py`; `exit.py` ends every command
-(and `larvseg-train`, `larvseg-toy`) the same way.
+`main.py` builds it from `segment.py`, `vocab.py`, `export.py` and `demo.py`; `exit.py`
+ends every command (and `larvseg-train`, `larvseg-toy`) the same way.
 """

@@ -1,4 +1,4 @@
-"""The `larvseg` command: `larvseg segment ...`, `larvseg vocab ...` and `larvseg eval ...`."""
+"""The `larvseg` command: `larvseg segment`, `vocab`, `eval`, `export` and `demo`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from .demo import register as register_demo
 from .eval import register as register_eval
 from .exit import run_command
+from .export import register as register_export
 from .segment import register as register_segment
 from .vocab import register as register_vocab
 
@@ -27,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     register_segment(subparsers)
     register_vocab(subparsers)
     register_eval(subparsers)
+    register_export(subparsers)
+    register_demo(subparsers)
     return parser
 
 

@@ -100,6 +100,11 @@ class LarvSegModel(nn.Module):
         return self.backbone.patch_size
 
     @property
+    def device(self) -> torch.device:
+        """The device of the weights."""
+        return next(self.parameters()).device
+
+    @property
     def cosine_classifier(self) -> CosineClassifier:
         """The cosine classifier; `ConfigError` for a linear (timm) model, which training
         and the CA-Classifier cannot use."""

@@ -6,12 +6,16 @@ itself and its hyponyms) wins, and how much probability mass that item holds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..errors import InputError
+from ..vocab.table import Category
+from ..vocab.vocabulary import Vocabulary
 from .decode import upsampled_argmax, upsampled_gather
 
 MODES = ("closed", "open")
@@ -42,6 +46,23 @@ class ItemAssignment:
         return len(self.assignment) == self.num_items and torch.equal(
             self.assignment, torch.arange(self.num_items)
         )
+
+
+def assign_items(
+    vocabulary: Vocabulary, vocab: Sequence[Any] | None, mode: str = "closed"
+) -> tuple[ItemAssignment, list[Category]]:
+    """The class -> item mapping for `vocab` over a model's `vocabulary`, and the items.
+
+    `vocab` is what `Vocabulary.subset` takes (a single item too); None makes every
+    model category an item of its own. Raises `VocabularyError` for an unusable
+    vocabulary and `InputError` for an unknown mode.
+    """
+    if vocab is None:
+        count = len(vocabulary)
+        return ItemAssignment(torch.arange(count), count, mode), vocabulary.categories
+    subset = vocabulary.subset(vocab)
+    assignment = torch.from_numpy(subset.assignment).long()
+    return ItemAssignment(assignment, len(subset.items), mode), subset.items
 
 
 def label_pixels(

@@ -13,29 +13,28 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ..modeling.model import LarvSegModel
 from .labeling import ItemAssignment, label_pixels
+from .network import DenseNetwork
 from .preprocess import normalize, resize_to_model
 from .windows import window_logits
 
 
 def model_inputs(
-    model: LarvSegModel, images: Sequence[np.ndarray], size: int
+    model: DenseNetwork, images: Sequence[np.ndarray], size: int
 ) -> list[torch.Tensor]:
     """Each `(H, W, 3)` uint8 image resized (short side `size`, whole patches) and
     normalised: `(1, 3, H', W')` float32 tensors on the model's device."""
-    device = next(model.parameters()).device
     config = model.config
     return [
         normalize(resize_to_model(image, size, model.patch_size), config.mean, config.std)[None].to(
-            device
+            model.device
         )
         for image in images
     ]
 
 
 def predict_labels(
-    model: LarvSegModel,
+    model: DenseNetwork,
     images: Sequence[np.ndarray],
     items: ItemAssignment,
     *,
@@ -49,7 +48,8 @@ def predict_labels(
     """Item label maps (and confidences) of `images` at their own resolution.
 
     Args:
-        model: the network, in eval mode on its device.
+        model: the network (a `LarvSegModel` in eval mode, or an exported one run by
+            onnxruntime, `larvseg.export.onnx.OnnxNetwork`).
         images: `(H, W, 3)` uint8 RGB arrays (`larvseg.pipeline.image.load_image` output).
         items: which model classes make up each requested item, and the mode.
         size: short side the images are resized to (default the model's `image_size`).

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import InputError
-from ..modeling.model import LarvSegModel
+from .network import DenseNetwork
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def autocast_context(
 
 @torch.inference_mode()
 def window_logits(
-    model: LarvSegModel,
+    model: DenseNetwork,
     images: Sequence[torch.Tensor],
     window: int,
     stride: int | None = None,

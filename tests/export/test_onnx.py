@@ -1,0 +1,125 @@
+"""ONNX export: onnxruntime matches PyTorch, the file is self-describing, and larvseg's own
+pipeline runs it (the documented example gives `segment()`'s result)."""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from larvseg.config import ModelConfig
+from larvseg.errors import CheckpointError, InputError, MissingExtraError
+from larvseg.export.onnx import OnnxNetwork, export_onnx, max_abs_difference
+from larvseg.modeling.model import LarvSegModel
+from larvseg.segmenter import LarvSeg
+
+ort = pytest.importorskip("onnxruntime")
+pytestmark = pytest.mark.slow  # each export traces the model with torch.export (~10 s)
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "onnx_inference.py"
+WNIDS = ["n02084071", "n02121808", "n01503061", "n03791053", "n12102133"]
+TOLERANCE = 1e-4
+
+
+@pytest.fixture(scope="module")
+def model(tiny_cosine_config: Callable[..., ModelConfig]) -> LarvSegModel:
+    """A tiny cosine ViT over 5 real wnids, random weights."""
+    torch.manual_seed(0)
+    return LarvSegModel(tiny_cosine_config(WNIDS)).eval()
+
+
+@pytest.fixture(scope="module")
+def exported(model: LarvSegModel, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return export_onnx(model, tmp_path_factory.mktemp("onnx") / "sub" / "model.onnx")
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 64, 64), (2, 3, 96, 160)])
+def test_onnxruntime_matches_pytorch(
+    model: LarvSegModel, exported: Path, shape: tuple[int, ...]
+) -> None:
+    session = ort.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(1))
+    (logits,) = session.run(["logits"], {"pixel_values": x.numpy()})
+    with torch.inference_mode():
+        expected = model(x).numpy()
+    assert logits.shape == expected.shape == (shape[0], 5, shape[2] // 16, shape[3] // 16)
+    difference = float(np.abs(logits - expected).max())
+    print(f"ONNX parity {shape}: max abs difference {difference:.2e}")
+    assert difference < TOLERANCE
+
+
+def test_batch_height_and_width_are_dynamic(exported: Path) -> None:
+    session = ort.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
+    [pixels], [logits] = session.get_inputs(), session.get_outputs()
+    assert (pixels.name, pixels.shape) == ("pixel_values", ["batch", 3, "16*rows", "16*cols"])
+    assert (logits.name, logits.shape) == ("logits", ["batch", 5, "rows", "cols"])
+
+
+def test_the_file_carries_the_config(model: LarvSegModel, exported: Path) -> None:
+    network = OnnxNetwork(exported)
+    assert network.config == model.config
+    assert network.patch_size == 16
+    assert network.device == torch.device("cpu")
+    # the model's native grid (224 / 16 = 14) and a single patch run too
+    assert max_abs_difference(model, network, (1, 3, 224, 224)) < TOLERANCE
+    assert max_abs_difference(model, network, (3, 3, 16, 16)) < TOLERANCE
+    with pytest.raises(InputError, match="scores all classes"):
+        network(torch.zeros(1, 3, 16, 16), torch.tensor([0, 1]))
+
+
+def test_the_example_runs_larvsegs_pipeline_on_the_onnx_model(
+    model: LarvSegModel,
+    exported: Path,
+    real_images: list[Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    photo = real_images[5]  # an Eskimo dog
+    vocab = ["dog.n.01", "bird.n.01", "grass.n.01"]
+    argv = [str(EXAMPLE), str(exported), str(photo), "--vocab", *vocab, "--out"]
+    monkeypatch.setattr(sys, "argv", [*argv, str(tmp_path / "onnx")])
+    runpy.run_path(str(EXAMPLE), run_name="__main__")
+    assert "wrote labels" in capsys.readouterr().out
+    LarvSeg(model, device="cpu").segment(photo, vocab=vocab).save(tmp_path / "torch")
+    onnx_json = json.loads((tmp_path / "onnx.json").read_text())
+    torch_json = json.loads((tmp_path / "torch.json").read_text())
+    assert onnx_json["categories"] == torch_json["categories"]
+    width, height = Image.open(photo).size
+    assert (onnx_json["height"], onnx_json["width"]) == (height, width)
+    onnx_labels = np.asarray(Image.open(tmp_path / "onnx_labels.png"))
+    torch_labels = np.asarray(Image.open(tmp_path / "torch_labels.png"))
+    assert (onnx_labels == torch_labels).mean() > 0.999
+
+
+def test_errors_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="no such ONNX file"):
+        OnnxNetwork(tmp_path / "missing.onnx")
+    (tmp_path / "junk.onnx").write_bytes(b"not a protobuf")
+    with pytest.raises(CheckpointError, match="onnxruntime cannot load it"):
+        OnnxNetwork(tmp_path / "junk.onnx")
+    onnx = pytest.importorskip("onnx")
+    identity = onnx.helper.make_node("Identity", ["pixel_values"], ["logits"])
+    tensor = onnx.helper.make_tensor_value_info("pixel_values", onnx.TensorProto.FLOAT, [1])
+    output = onnx.helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, [1])
+    graph = onnx.helper.make_graph([identity], "plain", [tensor], [output])
+    opset = onnx.helper.make_opsetid("", 18)
+    plain = onnx.helper.make_model(graph, ir_version=10, opset_imports=[opset])
+    onnx.save(plain, tmp_path / "plain.onnx")
+    with pytest.raises(CheckpointError, match="no larvseg metadata"):
+        OnnxNetwork(tmp_path / "plain.onnx")
+
+
+def test_export_without_the_extra_says_what_to_install(
+    model: LarvSegModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "onnxscript", None)
+    with pytest.raises(MissingExtraError, match=r'pip install "larvseg\[onnx\]"'):
+        export_onnx(model, tmp_path / "model.onnx")
