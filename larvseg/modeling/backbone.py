@@ -11,19 +11,32 @@ from torch import nn
 from ..errors import BackboneError
 
 
-def create_timm_vit(name: str, kwargs: dict[str, Any], num_classes: int) -> nn.Module:
+def create_timm_vit(
+    name: str, kwargs: dict[str, Any], num_classes: int, *, init_weights: bool = True
+) -> nn.Module:
     """Create a timm ViT-family model with dynamic input size and random weights.
+
+    `init_weights=False` skips timm's weight initialisation where the model has the
+    switch (timm's `VisionTransformer`: `weight_init="skip"`), for weights that are
+    about to be replaced by a checkpoint's.
 
     Raises:
         BackboneError: if timm does not know `name` or the model is not ViT-like.
     """
+    skip = {} if init_weights else {"weight_init": "skip"}
     try:
         model = timm.create_model(
-            name, pretrained=False, num_classes=num_classes, dynamic_img_size=True, **kwargs
+            name,
+            pretrained=False,
+            num_classes=num_classes,
+            dynamic_img_size=True,
+            **{**skip, **kwargs},
         )
     except RuntimeError as err:  # timm raises RuntimeError("Unknown model ...")
         raise BackboneError(f"timm cannot build backbone {name!r}: {err}") from err
     except TypeError as err:
+        if skip:  # a ViT-family model without the switch: build it as usual
+            return create_timm_vit(name, kwargs, num_classes)
         raise BackboneError(
             f"timm model {name!r} is not a ViT-family model with dynamic image size "
             f"(or does not accept the arguments {sorted(kwargs)}): {err}"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -76,6 +80,9 @@ def test_save_and_load_give_identical_outputs(cosine_model: LarvSegModel, tmp_pa
     with torch.no_grad():
         assert torch.equal(cosine_model(x), loaded(x))
     assert loaded.config == cosine_model.config
+    # the read tensors became trainable parameters of their own (no file mapping)
+    assert all(isinstance(p, torch.nn.Parameter) and p.requires_grad for p in loaded.parameters())
+    assert all(p.dtype == torch.float32 and not p.is_meta for p in loaded.parameters())
 
 
 def test_config_rejects_bad_values() -> None:
@@ -87,3 +94,28 @@ def test_config_rejects_bad_values() -> None:
         ModelConfig(categories=["n02084071", "n02084071"])
     with pytest.raises(ConfigError, match="unknown config key 'colour'"):
         ModelConfig.from_dict({"categories": ["n02084071"], "colour": 1})
+
+
+def test_skeleton_allocates_no_weights(tiny_cosine_config: Any) -> None:
+    model = LarvSegModel.skeleton(tiny_cosine_config(["n02084071", "n02121808"]))
+    assert all(t.is_meta for t in [*model.parameters(), *model.buffers()])
+
+
+def test_backbone_with_computed_buffers_is_built_for_real_and_loads_exactly(
+    tiny_cosine_config: Any, tmp_path: Path
+) -> None:
+    """EVA's rotary tables are non-persistent buffers: no checkpoint holds them, so the
+    loader builds such a backbone on CPU instead of the meta device."""
+    config = replace(
+        tiny_cosine_config(["n02084071", "n02121808"]),
+        backbone="eva02_tiny_patch14_224",
+        backbone_kwargs={"depth": 1, "embed_dim": 32, "num_heads": 2, "patch_size": 16},
+    )
+    torch.manual_seed(0)
+    model = LarvSegModel(config).eval()
+    model.save_pretrained(tmp_path)
+    assert not LarvSegModel.skeleton(config).backbone.vit.rope.bands.is_meta
+    loaded = LarvSegModel.from_pretrained(tmp_path)
+    x = torch.randn(1, 3, 64, 48)
+    with torch.no_grad():
+        assert torch.equal(model(x), loaded(x))
