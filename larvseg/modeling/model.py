@@ -125,10 +125,18 @@ class LarvSegModel(nn.Module):
             )
         return self.classifier
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Patch features `(B, D, H / p, W / p)` of a normalised batch `(B, 3, H, W)`."""
-        return self.backbone(x)
+    def forward_features(self, x: torch.Tensor, stride: int | None = None) -> torch.Tensor:
+        """Patch features `(B, D, h, w)` of a normalised batch `(B, 3, H, W)`: `h = H / p`,
+        or `(H - p) / stride + 1` at a `stride` dividing `p` (see `ViTBackbone`)."""
+        return self.backbone(x, stride)
 
-    def forward(self, x: torch.Tensor, class_indices: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits `(B, C', H / p, W / p)` over all classes or over `class_indices` `(C',)`."""
-        return self.classifier(self.backbone(x), class_indices)
+    def forward(
+        self,
+        x: torch.Tensor,
+        class_indices: torch.Tensor | None = None,
+        *,
+        stride: int | None = None,
+    ) -> torch.Tensor:
+        """Logits `(B, C', h, w)` over all classes or over `class_indices` `(C',)`; `h, w`
+        as in `forward_features`."""
+        return self.classifier(self.backbone(x, stride), class_indices)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from ..modeling.backbone import check_stride
 from ..modeling.model import LarvSegModel
 from .labeling import ItemAssignment, label_pixels
 from .preprocess import normalize, resize_to_model
@@ -41,6 +42,7 @@ def predict_labels(
     *,
     size: int | None = None,
     window: int | None = None,
+    window_step: int | None = None,
     stride: int | None = None,
     batch_size: int = 4,
     k: int | None = 8,
@@ -53,7 +55,9 @@ def predict_labels(
         images: `(H, W, 3)` uint8 RGB arrays (`larvseg.pipeline.image.load_image` output).
         items: which model classes make up each requested item, and the mode.
         size: short side the images are resized to (default the model's `image_size`).
-        window: sliding-window side (default `size`); stride: its step (default 2/3).
+        window: sliding-window side (default `size`); window_step: its step (default 2/3).
+        stride: patch-embedding stride, a divisor of the patch size `p` (default `p`):
+            the model decides on a `(p / stride)^2` times denser grid (see `ViTBackbone`).
         batch_size: windows per forward pass.
         k: decoding candidates per patch; None = exact argmax of the upsampled logits.
         autocast_dtype: `torch.bfloat16` (or float16) to run the network under autocast.
@@ -63,16 +67,22 @@ def predict_labels(
         `(H, W)` float32, see `label_pixels`.
     """
     size = size or model.config.image_size
+    stride = model.patch_size if stride is None else stride
+    check_stride(stride, model.patch_size)
     inputs = model_inputs(model, images, size)
+    decided = items.decided
     logits = window_logits(
         model,
         inputs,
         window or size,
-        stride,
+        window_step,
+        stride=stride,
+        keep=None if decided is None else decided.to(inputs[0].device),
         batch_size=batch_size,
         autocast_dtype=autocast_dtype,
     )
+    span = model.patch_size // stride
     return [
-        label_pixels(grid.cpu(), items, image.shape[:2], k)
+        label_pixels(grid.cpu(), items, image.shape[:2], k, span)
         for image, grid in zip(images, logits, strict=True)
     ]

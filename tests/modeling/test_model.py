@@ -119,3 +119,29 @@ def test_backbone_with_computed_buffers_is_built_for_real_and_loads_exactly(
     x = torch.randn(1, 3, 64, 48)
     with torch.no_grad():
         assert torch.equal(model(x), loaded(x))
+
+
+def test_overlapping_patches_at_every_other_cell_are_the_plain_patches(
+    tiny_cosine_config: Any,
+) -> None:
+    """Known answer at stride p/2: without blocks and position embedding every token is its
+    own patch's, so cell (2i, 2j) of the dense grid is cell (i, j) of the plain one."""
+    config = tiny_cosine_config(["n02084071", "n02121808"])
+    config = replace(config, backbone_kwargs={**config.backbone_kwargs, "depth": 0})
+    torch.manual_seed(0)
+    model = LarvSegModel(config).eval()
+    with torch.no_grad():
+        model.backbone.vit.pos_embed.zero_()
+        x = torch.randn(2, 3, 64, 48)
+        plain = model.forward_features(x)
+        dense = model.forward_features(x, stride=8)
+    assert plain.shape[-2:] == (4, 3) and dense.shape[-2:] == (7, 5)
+    torch.testing.assert_close(dense[..., ::2, ::2], plain, atol=1e-5, rtol=0)
+
+
+def test_stride_is_exact_at_the_patch_size_and_denser_below(cosine_model: LarvSegModel) -> None:
+    x = torch.randn(1, 3, 64, 48)
+    with torch.no_grad():
+        assert torch.equal(cosine_model(x, stride=16), cosine_model(x))
+        assert cosine_model(x, stride=4).shape == (1, 5, 13, 9)
+        assert cosine_model.backbone.vit.patch_embed.proj.stride == (16, 16)  # restored

@@ -29,7 +29,9 @@ class ClassPredictor:
         model: the network (eval mode, on its device).
         classes: the benchmark's classes (wnids, unique), in label order.
         size: short side images are resized to (default the model's `image_size`).
-        window, stride: sliding windows (default `size` and 2/3 of it).
+        window, window_step: sliding windows (default `size` and 2/3 of it).
+        stride: patch-embedding stride, a divisor of the patch size (default the patch
+            size); see `predict_labels`.
         k: decoding candidates per patch, as in `segment()`; None = exact argmax.
         batch_size: windows per forward pass.
         autocast_dtype: `torch.bfloat16` to run the network under autocast.
@@ -43,6 +45,7 @@ class ClassPredictor:
         *,
         size: int | None = None,
         window: int | None = None,
+        window_step: int | None = None,
         stride: int | None = None,
         k: int | None = 8,
         batch_size: int = 4,
@@ -60,7 +63,8 @@ class ClassPredictor:
         self.assignment = ItemAssignment(
             torch.from_numpy(subset.assignment), len(subset.items), "closed"
         )
-        self.size, self.window, self.stride, self.k = size, window, stride, k
+        self.size, self.window, self.window_step, self.k = size, window, window_step, k
+        self.stride = stride
         self.batch_size, self.autocast_dtype = batch_size, autocast_dtype
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
@@ -71,6 +75,7 @@ class ClassPredictor:
             self.assignment,
             size=self.size,
             window=self.window,
+            window_step=self.window_step,
             stride=self.stride,
             batch_size=self.batch_size,
             k=self.k,

@@ -60,6 +60,7 @@ def evaluate(
     *,
     size: int | None = None,
     window: int | None = None,
+    window_step: int | None = None,
     stride: int | None = None,
     k: int | None = 8,
     device: str | torch.device = "cpu",
@@ -74,7 +75,9 @@ def evaluate(
         base: the base wnids, or one flag per class of the dataset.
         size: short side images are resized to (None = the model's `image_size`).
         window: sliding-window side in pixels (a multiple of the patch size); None =
-            `size`. stride: window step (None = 2/3 of the window, whole patches).
+            `size`. window_step: its step (None = 2/3 of the window, whole patches).
+        stride: patch-embedding stride, a divisor of the patch size (None = the patch
+            size): decide on a denser grid without retraining (`predict_labels`).
         k: decoding candidates per patch (as `segment()`); None = exact argmax.
         device: where the model runs.
         progress: show a tqdm bar.
@@ -84,7 +87,14 @@ def evaluate(
     flags = base_flags(classes, base)
     model.eval().to(device)
     predictor = ClassPredictor(
-        model, classes, size=size, window=window, stride=stride, k=k, source=name
+        model,
+        classes,
+        size=size,
+        window=window,
+        window_step=window_step,
+        stride=stride,
+        k=k,
+        source=name,
     )
     confusion = ConfusionMatrix(len(classes), IGNORE_INDEX)
     skipped = 0
@@ -136,6 +146,7 @@ def run_evaluation(
     sources: Sequence[DataSourceConfig] | None = None,
     size: int | None = None,
     window: int | None = None,
+    window_step: int | None = None,
     stride: int | None = None,
     k: int | None = 8,
     device: str | torch.device | None = None,
@@ -149,7 +160,7 @@ def run_evaluation(
         checkpoint: model folder or hub id; default `OUTPUT_DIR/model`.
         sources: the data to evaluate on; default the configuration's segmentation
             sources (read without augmentation, at original resolution).
-        size, window, stride, k: as in `evaluate`.
+        size, window, window_step, stride, k: as in `evaluate`.
         device: default CUDA when available, else CPU.
         progress: show a progress bar per source.
     """
@@ -173,6 +184,7 @@ def run_evaluation(
                 base,
                 size=size,
                 window=window,
+                window_step=window_step,
                 stride=stride,
                 k=k,
                 device=device,

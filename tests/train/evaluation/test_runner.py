@@ -103,7 +103,7 @@ def test_evaluate_constant_prediction(cosine_model: LarvSegModel) -> None:
         {CAT, DOG},
         size=64,
         window=64,
-        stride=32,
+        window_step=32,
         progress=False,
         name="toy",
     )
