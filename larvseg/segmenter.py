@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
 
@@ -13,9 +14,11 @@ import torch
 from .config import DEFAULT_MODEL
 from .errors import InputError
 from .modeling.model import LarvSegModel
+from .pipeline.files import ImageFile
 from .pipeline.image import ImageInput, describe_input, load_image
 from .pipeline.labeling import ItemAssignment
-from .pipeline.predict import predict_labels
+from .pipeline.loader import FailedImage, LoadedImage, load_batches
+from .pipeline.predict import input_transform, labels_from_inputs, predict_labels
 from .result import Segmentation
 from .vocab.vocabulary import Category, Vocabulary
 
@@ -40,6 +43,15 @@ def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
     if dtype not in (torch.bfloat16, torch.float16):
         raise InputError(f"dtype={dtype} is not float32, bfloat16 or float16")
     return dtype
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """One file of `LarvSeg.segment_files`: its segmentation, or why it has none."""
+
+    file: ImageFile
+    segmentation: Segmentation | None
+    error: str | None
 
 
 class LarvSeg:
@@ -193,6 +205,58 @@ class LarvSeg:
             for arr, (labels, scores), src in zip(arrays, predictions, images, strict=True)
         ]
         return results if isinstance(image, list) else results[0]
+
+    def segment_files(
+        self,
+        files: Sequence[ImageFile],
+        vocab: Sequence[Any] | None = None,
+        mode: str = "closed",
+        *,
+        size: int | None = None,
+        stride: int | None = None,
+        batch_size: int = 8,
+        k: int = 8,
+        num_workers: int = 2,
+    ) -> Iterator[FileResult]:
+        """Segment many image files, decoding them in worker processes while the model runs.
+
+        Files are read `batch_size` at a time by `num_workers` DataLoader workers (decode,
+        resize, normalise); the windows of a batch's images run together, up to
+        `batch_size` windows per forward pass. Results come in file order, each as soon as
+        its batch is decoded; an unreadable file gives a result with its error instead
+        of stopping the run. `vocab`, `mode`, `size`, `stride` and `k` are `segment()`'s.
+
+        Yields:
+            A `FileResult` per file.
+        """
+        assignment, items = self.resolve_vocab(vocab, mode)
+        transform = input_transform(self.model, size)
+        for batch in load_batches(
+            files, transform, images_per_batch=batch_size, num_workers=num_workers
+        ):
+            ready = [b for b in batch if isinstance(b, LoadedImage)]
+            predictions = iter(
+                labels_from_inputs(
+                    self.model,
+                    [b.input for b in ready],
+                    [(b.image.shape[0], b.image.shape[1]) for b in ready],
+                    assignment,
+                    window=transform.size,
+                    stride=stride,
+                    batch_size=batch_size,
+                    k=k,
+                    autocast_dtype=self.autocast_dtype,
+                )
+                if ready
+                else []
+            )
+            for b in batch:
+                if isinstance(b, FailedImage):
+                    yield FileResult(b.file, None, b.error)
+                    continue
+                labels, scores = next(predictions)
+                result = self._result(b.image, labels, scores, items, str(b.file.path))
+                yield FileResult(b.file, result, None)
 
     def _result(
         self,

@@ -12,6 +12,7 @@ from PIL import Image
 
 from larvseg import LarvSeg, VocabularyError
 from larvseg.errors import InputError
+from larvseg.pipeline.files import ImageFile
 from larvseg.pipeline.preprocess import normalize, resize_to_model
 
 
@@ -182,3 +183,22 @@ def test_bad_vocabularies_and_modes_are_named(segmenter: LarvSeg, square_photo) 
         segmenter.segment(square_photo, vocab=["dog.n.01"], mode="half")
     with pytest.raises(ValueError, match="dtype"):
         LarvSeg(segmenter.model, dtype="int8")
+
+
+def test_segment_files_equals_segment_and_reports_bad_files(
+    segmenter: LarvSeg, real_images, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"no")
+    paths = [real_images[0], broken, real_images[1], real_images[2]]
+    files = [ImageFile(p, p.stem) for p in paths]
+    vocab = ["dog.n.01", "cat.n.01"]
+    results = list(segmenter.segment_files(files, vocab, batch_size=3, num_workers=1))
+    assert [r.file.path for r in results] == paths
+    assert results[1].segmentation is None and "broken.png" in (results[1].error or "")
+    for result in (results[0], results[2], results[3]):
+        assert result.error is None and result.segmentation is not None
+        alone = segmenter.segment(result.file.path, vocab)
+        assert np.array_equal(result.segmentation.labels, alone.labels)
+        np.testing.assert_allclose(result.segmentation.scores, alone.scores, atol=1e-6)
+        assert result.segmentation.categories == alone.categories

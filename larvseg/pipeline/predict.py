@@ -16,23 +16,15 @@ import torch
 from ..modeling.backbone import check_stride
 from ..modeling.model import LarvSegModel
 from .labeling import ItemAssignment, label_pixels
-from .preprocess import normalize, resize_to_model
+from .preprocess import InputTransform
 from .windows import window_logits
 
 
-def model_inputs(
-    model: LarvSegModel, images: Sequence[np.ndarray], size: int
-) -> list[torch.Tensor]:
-    """Each `(H, W, 3)` uint8 image resized (short side `size`, whole patches) and
-    normalised: `(1, 3, H', W')` float32 tensors on the model's device."""
-    device = next(model.parameters()).device
+def input_transform(model: LarvSegModel, size: int | None = None) -> InputTransform:
+    """The resize + normalisation of `model`'s inputs (short side `size`, default the
+    model's `image_size`)."""
     config = model.config
-    return [
-        normalize(resize_to_model(image, size, model.patch_size), config.mean, config.std)[None].to(
-            device
-        )
-        for image in images
-    ]
+    return InputTransform(size or config.image_size, model.patch_size, config.mean, config.std)
 
 
 def predict_labels(
@@ -66,23 +58,52 @@ def predict_labels(
         Per image: labels `(H, W)` int32 item indices (-1 = unlabeled) and scores
         `(H, W)` float32, see `label_pixels`.
     """
-    size = size or model.config.image_size
+    transform = input_transform(model, size)
+    return labels_from_inputs(
+        model,
+        [transform(image) for image in images],
+        [(image.shape[0], image.shape[1]) for image in images],
+        items,
+        window=window or transform.size,
+        window_step=window_step,
+        stride=stride,
+        batch_size=batch_size,
+        k=k,
+        autocast_dtype=autocast_dtype,
+    )
+
+
+def labels_from_inputs(
+    model: LarvSegModel,
+    inputs: Sequence[torch.Tensor],
+    out_sizes: Sequence[tuple[int, int]],
+    items: ItemAssignment,
+    *,
+    window: int,
+    window_step: int | None = None,
+    stride: int | None = None,
+    batch_size: int = 4,
+    k: int | None = 8,
+    autocast_dtype: torch.dtype | None = None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`predict_labels` from model inputs already made by `input_transform(model, size)`:
+    `(3, H', W')` tensors (any device), decoded at `out_sizes` `(H, W)` (the originals')."""
     stride = model.patch_size if stride is None else stride
     check_stride(stride, model.patch_size)
-    inputs = model_inputs(model, images, size)
+    device = next(model.parameters()).device
     decided = items.decided
     logits = window_logits(
         model,
-        inputs,
-        window or size,
+        [x[None].to(device) for x in inputs],
+        window,
         window_step,
         stride=stride,
-        keep=None if decided is None else decided.to(inputs[0].device),
+        keep=None if decided is None else decided.to(device),
         batch_size=batch_size,
         autocast_dtype=autocast_dtype,
     )
     span = model.patch_size // stride
     return [
-        label_pixels(grid.cpu(), items, image.shape[:2], k, span)
-        for image, grid in zip(images, logits, strict=True)
+        label_pixels(grid.cpu(), items, out_size, k, span)
+        for out_size, grid in zip(out_sizes, logits, strict=True)
     ]

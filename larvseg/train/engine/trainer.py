@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ...config import ModelConfig
+from ...distributed import DistInfo, barrier
 from ...modeling.model import LarvSegModel
 from ...vocab.table import missing_wnids, wnid_positions
 from ..ca.attention import BankUpdate, CAClassifierLoss
@@ -26,7 +27,7 @@ from ..data.sampler import MixedBatchLoader
 from ..errors import DataError, TrainConfigError, TrainingError
 from ..seeding import derive_seed
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .distributed import DistInfo, all_reduce_sum, barrier, gather_rows, wrap_ddp
+from .distributed import all_reduce_sum, gather_rows, wrap_ddp
 from .forward import MultiSourceForward, SourceSpec, sample_classes
 from .logger import TrainLogger
 from .optim import build_optimizer, poly_lr

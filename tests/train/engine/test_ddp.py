@@ -11,10 +11,10 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
+from larvseg.distributed import destroy_distributed, init_distributed
 from larvseg.modeling.model import LarvSegModel
 from larvseg.train.config import TrainConfig
 from larvseg.train.data.sampler import MixedBatchLoader
-from larvseg.train.engine.distributed import destroy_distributed, init_distributed
 from larvseg.train.engine.trainer import Trainer
 
 pytestmark = pytest.mark.slow
