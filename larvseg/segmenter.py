@@ -18,7 +18,7 @@ from .pipeline.files import ImageFile
 from .pipeline.image import ImageInput, describe_input, load_image
 from .pipeline.labeling import ItemAssignment
 from .pipeline.loader import FailedImage, LoadedImage, load_batches
-from .pipeline.predict import input_transform, labels_from_inputs, predict_labels
+from .pipeline.predict import PredictOptions, input_transform, predict_labels
 from .result import Segmentation
 from .vocab.vocabulary import Category, Vocabulary
 
@@ -190,16 +190,10 @@ class LarvSeg:
         images = image if isinstance(image, list) else [image]
         assignment, items = self.resolve_vocab(vocab, mode)
         arrays = [load_image(x) for x in images]
-        predictions = predict_labels(
-            self.model,
-            arrays,
-            assignment,
-            size=size,
-            stride=stride,
-            batch_size=batch_size,
-            k=k,
-            autocast_dtype=self.autocast_dtype,
+        options = PredictOptions(
+            size=size, stride=stride, batch_size=batch_size, k=k, autocast_dtype=self.autocast_dtype
         )
+        predictions = predict_labels(self.model, arrays, assignment, options)
         results = [
             self._result(arr, labels, scores, items, describe_input(src))
             for arr, (labels, scores), src in zip(arrays, predictions, images, strict=True)
@@ -230,23 +224,18 @@ class LarvSeg:
             A `FileResult` per file.
         """
         assignment, items = self.resolve_vocab(vocab, mode)
+        options = PredictOptions(
+            size=size, stride=stride, batch_size=batch_size, k=k, autocast_dtype=self.autocast_dtype
+        )
         transform = input_transform(self.model, size)
-        for batch in load_batches(
+        loader = load_batches(
             files, transform, images_per_batch=batch_size, num_workers=num_workers
-        ):
+        )
+        for batch in loader:
             ready = [b for b in batch if isinstance(b, LoadedImage)]
+            images, inputs = [b.image for b in ready], [b.input for b in ready]
             predictions = iter(
-                labels_from_inputs(
-                    self.model,
-                    [b.input for b in ready],
-                    [(b.image.shape[0], b.image.shape[1]) for b in ready],
-                    assignment,
-                    window=transform.size,
-                    stride=stride,
-                    batch_size=batch_size,
-                    k=k,
-                    autocast_dtype=self.autocast_dtype,
-                )
+                predict_labels(self.model, images, assignment, options, inputs=inputs)
                 if ready
                 else []
             )

@@ -9,6 +9,7 @@ and the same vocabulary handling (`ItemAssignment`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -27,18 +28,36 @@ def input_transform(model: LarvSegModel, size: int | None = None) -> InputTransf
     return InputTransform(size or config.image_size, model.patch_size, config.mean, config.std)
 
 
+@dataclass(frozen=True)
+class PredictOptions:
+    """How `predict_labels` runs; the defaults are `segment()`'s.
+
+    Attributes:
+        size: short side the images are resized to (None = the model's `image_size`).
+        window: sliding-window side (None = `size`); window_step: its step (None = 2/3).
+        stride: patch-embedding stride, a divisor of the patch size `p` (None = `p`): the
+            model decides on a `(p / stride)^2` times denser grid (see `ViTBackbone`).
+        batch_size: windows per forward pass.
+        k: decoding candidates per patch; None = exact argmax of the upsampled logits.
+        autocast_dtype: `torch.bfloat16` (or float16) to run the network under autocast.
+    """
+
+    size: int | None = None
+    window: int | None = None
+    window_step: int | None = None
+    stride: int | None = None
+    batch_size: int = 4
+    k: int | None = 8
+    autocast_dtype: torch.dtype | None = None
+
+
 def predict_labels(
     model: LarvSegModel,
     images: Sequence[np.ndarray],
     items: ItemAssignment,
+    options: PredictOptions | None = None,
     *,
-    size: int | None = None,
-    window: int | None = None,
-    window_step: int | None = None,
-    stride: int | None = None,
-    batch_size: int = 4,
-    k: int | None = 8,
-    autocast_dtype: torch.dtype | None = None,
+    inputs: Sequence[torch.Tensor] | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Item label maps (and confidences) of `images` at their own resolution.
 
@@ -46,64 +65,35 @@ def predict_labels(
         model: the network, in eval mode on its device.
         images: `(H, W, 3)` uint8 RGB arrays (`larvseg.pipeline.image.load_image` output).
         items: which model classes make up each requested item, and the mode.
-        size: short side the images are resized to (default the model's `image_size`).
-        window: sliding-window side (default `size`); window_step: its step (default 2/3).
-        stride: patch-embedding stride, a divisor of the patch size `p` (default `p`):
-            the model decides on a `(p / stride)^2` times denser grid (see `ViTBackbone`).
-        batch_size: windows per forward pass.
-        k: decoding candidates per patch; None = exact argmax of the upsampled logits.
-        autocast_dtype: `torch.bfloat16` (or float16) to run the network under autocast.
+        options: sizes, windows, stride, batching, decoding (default `PredictOptions()`).
+        inputs: the images already made model inputs by `input_transform(model,
+            options.size)`, `(3, H', W')` each (e.g. in DataLoader workers); default:
+            made here.
 
     Returns:
         Per image: labels `(H, W)` int32 item indices (-1 = unlabeled) and scores
         `(H, W)` float32, see `label_pixels`.
     """
-    transform = input_transform(model, size)
-    return labels_from_inputs(
-        model,
-        [transform(image) for image in images],
-        [(image.shape[0], image.shape[1]) for image in images],
-        items,
-        window=window or transform.size,
-        window_step=window_step,
-        stride=stride,
-        batch_size=batch_size,
-        k=k,
-        autocast_dtype=autocast_dtype,
-    )
-
-
-def labels_from_inputs(
-    model: LarvSegModel,
-    inputs: Sequence[torch.Tensor],
-    out_sizes: Sequence[tuple[int, int]],
-    items: ItemAssignment,
-    *,
-    window: int,
-    window_step: int | None = None,
-    stride: int | None = None,
-    batch_size: int = 4,
-    k: int | None = 8,
-    autocast_dtype: torch.dtype | None = None,
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """`predict_labels` from model inputs already made by `input_transform(model, size)`:
-    `(3, H', W')` tensors (any device), decoded at `out_sizes` `(H, W)` (the originals')."""
-    stride = model.patch_size if stride is None else stride
+    options = options or PredictOptions()
+    transform = input_transform(model, options.size)
+    if inputs is None:
+        inputs = [transform(image) for image in images]
+    stride = model.patch_size if options.stride is None else options.stride
     check_stride(stride, model.patch_size)
     device = next(model.parameters()).device
     decided = items.decided
     logits = window_logits(
         model,
         [x[None].to(device) for x in inputs],
-        window,
-        window_step,
+        options.window or transform.size,
+        options.window_step,
         stride=stride,
         keep=None if decided is None else decided.to(device),
-        batch_size=batch_size,
-        autocast_dtype=autocast_dtype,
+        batch_size=options.batch_size,
+        autocast_dtype=options.autocast_dtype,
     )
     span = model.patch_size // stride
     return [
-        label_pixels(grid.cpu(), items, out_size, k, span)
-        for out_size, grid in zip(out_sizes, logits, strict=True)
+        label_pixels(grid.cpu(), items, image.shape[:2], options.k, span)
+        for image, grid in zip(images, logits, strict=True)
     ]

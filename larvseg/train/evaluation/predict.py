@@ -16,7 +16,7 @@ import torch
 from ...errors import VocabularyError
 from ...modeling.model import LarvSegModel
 from ...pipeline.labeling import ItemAssignment
-from ...pipeline.predict import predict_labels
+from ...pipeline.predict import PredictOptions, predict_labels
 from ...vocab.table import Category
 from ...vocab.vocabulary import Vocabulary
 from ..errors import EvaluationError
@@ -28,13 +28,8 @@ class ClassPredictor:
     Args:
         model: the network (eval mode, on its device).
         classes: the benchmark's classes (wnids, unique), in label order.
-        size: short side images are resized to (default the model's `image_size`).
-        window, window_step: sliding windows (default `size` and 2/3 of it).
-        stride: patch-embedding stride, a divisor of the patch size (default the patch
-            size); see `predict_labels`.
-        k: decoding candidates per patch, as in `segment()`; None = exact argmax.
-        batch_size: windows per forward pass.
-        autocast_dtype: `torch.bfloat16` to run the network under autocast.
+        options: sizes, windows, stride, batching and decoding, as `segment()` runs them
+            (default `PredictOptions()`).
         source: the dataset's name, for error messages.
     """
 
@@ -42,14 +37,8 @@ class ClassPredictor:
         self,
         model: LarvSegModel,
         classes: Sequence[str],
+        options: PredictOptions | None = None,
         *,
-        size: int | None = None,
-        window: int | None = None,
-        window_step: int | None = None,
-        stride: int | None = None,
-        k: int | None = 8,
-        batch_size: int = 4,
-        autocast_dtype: torch.dtype | None = None,
         source: str = "",
     ) -> None:
         if len(set(classes)) != len(classes) or not classes:
@@ -63,22 +52,9 @@ class ClassPredictor:
         self.assignment = ItemAssignment(
             torch.from_numpy(subset.assignment), len(subset.items), "closed"
         )
-        self.size, self.window, self.window_step, self.k = size, window, window_step, k
-        self.stride = stride
-        self.batch_size, self.autocast_dtype = batch_size, autocast_dtype
+        self.options = options or PredictOptions()
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """Class index `(H, W)` int64 of each pixel of an `(H, W, 3)` uint8 RGB image."""
-        ((labels, _),) = predict_labels(
-            self.model,
-            [image],
-            self.assignment,
-            size=self.size,
-            window=self.window,
-            window_step=self.window_step,
-            stride=self.stride,
-            batch_size=self.batch_size,
-            k=self.k,
-            autocast_dtype=self.autocast_dtype,
-        )
+        ((labels, _),) = predict_labels(self.model, [image], self.assignment, self.options)
         return labels.astype(np.int64)

@@ -2,7 +2,7 @@
 
 Every image goes through `segment()`'s own pipeline (`ClassPredictor`): resized so
 its short side is `size` (default the model's `image_size`), scored by overlapping
-`window x window` crops (stride 2/3 of the window), normalised over the model's whole
+`window x window` crops (step 2/3 of the window), normalised over the model's whole
 vocabulary and decoded over the benchmark's classes, each covering its hyponyms.
 Metrics are in `metrics.py`: mIoU over all, base and novel classes, pixel accuracy.
 """
@@ -20,6 +20,7 @@ import torch
 from tqdm import tqdm
 
 from ...modeling.model import LarvSegModel
+from ...pipeline.predict import PredictOptions
 from ..config import DataSourceConfig, TrainConfig
 from ..data.dataset import build_dataset
 from ..data.formats import IGNORE_INDEX, read_class_list
@@ -58,11 +59,7 @@ def evaluate(
     dataset: EvalDataset,
     base: set[str] | Sequence[bool],
     *,
-    size: int | None = None,
-    window: int | None = None,
-    window_step: int | None = None,
-    stride: int | None = None,
-    k: int | None = 8,
+    options: PredictOptions | None = None,
     device: str | torch.device = "cpu",
     progress: bool = True,
     name: str = "",
@@ -73,12 +70,9 @@ def evaluate(
         model: the model; put in eval mode on `device`.
         dataset: the images and targets; target value `k` is `dataset.classes[k]`.
         base: the base wnids, or one flag per class of the dataset.
-        size: short side images are resized to (None = the model's `image_size`).
-        window: sliding-window side in pixels (a multiple of the patch size); None =
-            `size`. window_step: its step (None = 2/3 of the window, whole patches).
-        stride: patch-embedding stride, a divisor of the patch size (None = the patch
-            size): decide on a denser grid without retraining (`predict_labels`).
-        k: decoding candidates per patch (as `segment()`); None = exact argmax.
+        options: sizes, sliding windows, patch stride and decoding candidates, as
+            `segment()` runs them (default `PredictOptions()`: the model's size, windows of
+            that size stepping 2/3 of it, the patch stride, k = 8).
         device: where the model runs.
         progress: show a tqdm bar.
         name: dataset name shown in the result.
@@ -86,16 +80,7 @@ def evaluate(
     classes = list(dataset.classes)
     flags = base_flags(classes, base)
     model.eval().to(device)
-    predictor = ClassPredictor(
-        model,
-        classes,
-        size=size,
-        window=window,
-        window_step=window_step,
-        stride=stride,
-        k=k,
-        source=name,
-    )
+    predictor = ClassPredictor(model, classes, options, source=name)
     confusion = ConfusionMatrix(len(classes), IGNORE_INDEX)
     skipped = 0
     for index in tqdm(range(len(dataset)), desc=f"eval {name}".strip(), disable=not progress):
@@ -144,11 +129,7 @@ def run_evaluation(
     checkpoint: str | None = None,
     *,
     sources: Sequence[DataSourceConfig] | None = None,
-    size: int | None = None,
-    window: int | None = None,
-    window_step: int | None = None,
-    stride: int | None = None,
-    k: int | None = 8,
+    options: PredictOptions | None = None,
     device: str | torch.device | None = None,
     progress: bool = True,
 ) -> EvalReport:
@@ -160,7 +141,7 @@ def run_evaluation(
         checkpoint: model folder or hub id; default `OUTPUT_DIR/model`.
         sources: the data to evaluate on; default the configuration's segmentation
             sources (read without augmentation, at original resolution).
-        size, window, window_step, stride, k: as in `evaluate`.
+        options: as in `evaluate`.
         device: default CUDA when available, else CPU.
         progress: show a progress bar per source.
     """
@@ -182,11 +163,7 @@ def run_evaluation(
                 model,
                 dataset,
                 base,
-                size=size,
-                window=window,
-                window_step=window_step,
-                stride=stride,
-                k=k,
+                options=options,
                 device=device,
                 progress=progress,
                 name=source.name,

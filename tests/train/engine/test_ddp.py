@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
-import torch.multiprocessing as mp
 
 from larvseg.distributed import destroy_distributed, init_distributed
 from larvseg.modeling.model import LarvSegModel
@@ -20,14 +17,7 @@ from larvseg.train.engine.trainer import Trainer
 pytestmark = pytest.mark.slow
 
 
-def _worker(rank: int, tmp_path: Path, port: int, config: TrainConfig) -> None:
-    os.environ.update(
-        RANK=str(rank),
-        WORLD_SIZE="2",
-        LOCAL_RANK=str(rank),
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-    )
+def _worker(rank: int, tmp_path: Path, config: TrainConfig) -> None:
     info, device = init_distributed()
     try:
         trainer = Trainer(config, info, device)
@@ -45,30 +35,11 @@ def _worker(rank: int, tmp_path: Path, port: int, config: TrainConfig) -> None:
         destroy_distributed()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _spawn_two_ranks(tmp_path: Path, config: TrainConfig, attempts: int = 3) -> None:
-    """Run `_worker` on 2 ranks; retry (new port) when gloo's TCP transport drops a
-    connection between the local processes, a known gloo flake (pytorch/pytorch#53270)
-    seen here about once in 30 runs. Any other failure is raised at once."""
-    for attempt in range(attempts):
-        try:
-            mp.spawn(_worker, args=(tmp_path, _free_port(), config), nprocs=2, join=True)
-            return
-        except mp.ProcessRaisedException as err:
-            if "gloo/transport/tcp" not in str(err) or attempt == attempts - 1:
-                raise
-
-
 def test_two_gloo_ranks_hold_identical_weights_and_banks(
-    tmp_path: Path, run_config: Callable[..., TrainConfig]
+    tmp_path: Path, run_config: Callable[..., TrainConfig], spawn_two_ranks: Callable[..., None]
 ) -> None:
     # data and the initial model are written once, before the ranks start
-    _spawn_two_ranks(tmp_path, run_config(tmp_path, iterations=3, checkpoint_every=3))
+    spawn_two_ranks(_worker, tmp_path, run_config(tmp_path, iterations=3, checkpoint_every=3))
     rank0 = torch.load(tmp_path / "rank0.pt", weights_only=False)
     rank1 = torch.load(tmp_path / "rank1.pt", weights_only=False)
     assert rank0["paths"] != rank1["paths"]  # each rank reads its own shard

@@ -15,6 +15,7 @@ from torch import nn
 from larvseg.errors import InputError
 from larvseg.modeling.classifier import CosineClassifier
 from larvseg.modeling.model import LarvSegModel
+from larvseg.pipeline.predict import PredictOptions
 from larvseg.segmenter import LarvSeg
 from larvseg.train.cli import main
 from larvseg.train.config import DataSourceConfig, TrainConfig
@@ -71,7 +72,7 @@ def test_prediction_equals_segment_pixel_for_pixel(
 ) -> None:
     """The evaluation's class map is `segment(image, vocab=classes)` mapped to class indices."""
     classes = [SCOOTER, ANIMAL, "n12102133"]  # a parent class among them
-    predictor = ClassPredictor(cosine_model, classes, size=64, k=k)
+    predictor = ClassPredictor(cosine_model, classes, PredictOptions(size=64, k=k))
     segmenter = LarvSeg(cosine_model, device="cpu")
     for path in real_images[:4]:
         seg = segmenter.segment(path, vocab=classes, size=64, k=k or 5)
@@ -84,7 +85,11 @@ def test_parent_class_covers_its_hyponyms(cosine_model: LarvSegModel) -> None:
     make_constant(cosine_model)
     items = make_images(2)
     result = evaluate(
-        cosine_model, InMemory([SCOOTER, ANIMAL], items), {SCOOTER}, size=64, progress=False
+        cosine_model,
+        InMemory([SCOOTER, ANIMAL], items),
+        {SCOOTER},
+        options=PredictOptions(size=64),
+        progress=False,
     )
     targets = np.concatenate([t[t != IGNORE_INDEX] for _, t in items])
     animal = float((targets == 1).mean())
@@ -101,9 +106,7 @@ def test_evaluate_constant_prediction(cosine_model: LarvSegModel) -> None:
         cosine_model,
         InMemory([CAT, DOG, BIRD], items),
         {CAT, DOG},
-        size=64,
-        window=64,
-        window_step=32,
+        options=PredictOptions(size=64, window=64, window_step=32),
         progress=False,
         name="toy",
     )
@@ -127,7 +130,7 @@ def test_evaluate_rejects_bad_inputs(cosine_model: LarvSegModel) -> None:
     with pytest.raises(EvaluationError, match="base has 2 flags for 3"):
         evaluate(cosine_model, data, [True, False], progress=False)
     with pytest.raises(InputError, match=r"window 100 .* multiples of the patch size 16"):
-        evaluate(cosine_model, data, set(), window=100, progress=False)
+        evaluate(cosine_model, data, set(), options=PredictOptions(window=100), progress=False)
     with pytest.raises(EvaluationError, match=r"'sky'.*n09436708.*covers none"):
         evaluate(cosine_model, InMemory([DOG, "n09436708"], []), set(), name="sky")
 
@@ -164,8 +167,7 @@ def test_run_evaluation(cosine_model: LarvSegModel, tmp_path: Path) -> None:
         config,
         None,
         sources=[DataSourceConfig(**test)],
-        size=64,
-        window=64,
+        options=PredictOptions(size=64, window=64),
         progress=False,
     )
     (result,) = report.results
@@ -179,7 +181,9 @@ def test_run_evaluation(cosine_model: LarvSegModel, tmp_path: Path) -> None:
     assert result.miou_novel == 0.0 and result.miou_base == pytest.approx(dog / (bird + dog))
     assert json.loads(report.to_json())["ade"]["miou_novel"] == 0.0
     assert str(report).startswith("evaluation of ade: mIoU")
-    default = run_evaluation(config, str(tmp_path / "model"), size=64, progress=False)
+    default = run_evaluation(
+        config, str(tmp_path / "model"), options=PredictOptions(size=64), progress=False
+    )
     assert [r.dataset for r in default.results] == ["coco"]
     assert default.results[0].miou_novel is None
 
