@@ -1,4 +1,4 @@
-"""CPU benchmark: compact memory bank vs the naive bank (method.md section 3).
+"""CPU benchmark: compact memory bank vs the naive bank (docs/method.md).
 
 The naive bank keeps the `K` unit features of each of the last `M` updates,
 `(C, M, K, d)`, and scores a pixel by averaging its cosine over all `M x K` of

@@ -1,4 +1,4 @@
-"""Speed of the WordNet vocabulary: cold import + build, members, subset.
+"""Speed of the WordNet vocabulary: cold import + build, members, subset, search.
 
     python benchmarks/vocabulary.py [--repeats N]
 
@@ -18,7 +18,7 @@ import sys
 from timing import median_seconds
 
 from larvseg.errors import VocabularyError
-from larvseg.vocab.table import WordNetTable
+from larvseg.vocab.table import WordNetTable, nltk_wordnet
 from larvseg.vocab.vocabulary import Vocabulary
 
 COLD = """
@@ -73,8 +73,17 @@ def main() -> None:
         ('members("entity.n.01") (warm)', lambda: vocab.members("entity.n.01")),
         ("subset(1,000 synset names) (warm)", lambda: vocab.subset(names)),
         ("subset(1,000 wnids) (warm)", lambda: vocab.subset(wnids)),
-        ('search("dog") (warm)', lambda: vocab.search("dog")),
+        (
+            'search("dog", wordnet=False) (warm, table only)',
+            lambda: vocab.search("dog", wordnet=False),
+        ),
     ]
+    if nltk_wordnet() is not None:
+        nltk_wordnet().synsets("dog")  # load nltk's WordNet once, outside the timing
+        warm_calls += [
+            ('search("dog") (warm, table + WordNet)', lambda: vocab.search("dog")),
+            ('search("bicyclist") (warm, outside the table)', lambda: vocab.search("bicyclist")),
+        ]
     rows = [
         ("import + build Vocabulary.imagenet21k() (cold)", cold["build"]),
         ('first members("entity.n.01") (cold: ancestor closure)', cold["first_members"]),

@@ -1,6 +1,9 @@
 """Explore the 21K vocabulary: search a word, show what a synset covers, build a subset.
 
 python examples/choose_vocabulary.py moth
+
+Works from the WordNet table packaged in `larvseg/vocab/` (no torch, no download);
+docs/vocabulary.md explains naming, hyponyms and subsets.
 """
 
 from __future__ import annotations

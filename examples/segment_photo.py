@@ -1,6 +1,11 @@
 """Segment one photo with the default 21K model and save the labels, overlay and JSON.
 
 python examples/segment_photo.py PHOTO [--vocab dog.n.01 grass.n.01] [--out out/photo]
+
+An unreadable photo, an unknown synset or a missing checkpoint raises a
+`larvseg.LarvSegError` whose message names the input and says what to fix
+(docs/inference.md, "Errors"). The `larvseg segment` command does the same as this
+script and prints such errors as one line.
 """
 
 from __future__ import annotations

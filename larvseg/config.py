@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from . import __version__
 from .dataclass_io import read_dataclass
 from .errors import ConfigError
 
@@ -35,6 +36,9 @@ class ModelConfig:
             sliding windows are `image_size x image_size`.
         mean: per-channel RGB mean of the input normalisation (inputs in [0, 1]).
         std: per-channel RGB standard deviation of the input normalisation.
+        larvseg_version: the larvseg version that wrote the checkpoint (`save_pretrained`
+            sets it; None for configs made in memory or written before 0.2.0). A
+            checkpoint from a newer major version is refused with a `ConfigError`.
     """
 
     backbone: str = "vit_base_patch16_224"
@@ -45,6 +49,7 @@ class ModelConfig:
     image_size: int = 512
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
+    larvseg_version: str | None = None
 
     def __post_init__(self) -> None:
         if self.classifier not in CLASSIFIER_KINDS:
@@ -59,6 +64,8 @@ class ModelConfig:
         self.std = _triple(self.std, "std")
         if min(self.std) <= 0:
             raise ConfigError(f"std must be positive, got {self.std}")
+        if self.larvseg_version is not None:
+            check_version(self.larvseg_version)
 
     @property
     def num_classes(self) -> int:
@@ -84,3 +91,20 @@ def _triple(value: Any, name: str) -> tuple[float, float, float]:
     if len(values) != 3:
         raise ConfigError(f"{name} must have 3 values (R, G, B), got {len(values)}")
     return values[0], values[1], values[2]
+
+
+def major_version(version: str) -> int | None:
+    """The major number of a version string ("1.4.0" -> 1), None when it has none."""
+    head = version.split(".", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def check_version(written_by: str) -> None:
+    """`ConfigError` when a checkpoint comes from a newer major larvseg version than this one."""
+    theirs, ours = major_version(written_by), major_version(__version__)
+    if theirs is not None and ours is not None and theirs > ours:
+        raise ConfigError(
+            f"this checkpoint was written by larvseg {written_by}, a newer major version than "
+            f"the installed larvseg {__version__}; its format may differ. Upgrade with "
+            "`pip install -U larvseg`"
+        )

@@ -95,7 +95,8 @@ class LarvSeg:
         self.model.save_pretrained(save_directory)
 
     def push_to_hub(self, repo_id: str, **kwargs: Any) -> str:
-        """Upload the checkpoint to the Hugging Face hub (see `PyTorchModelHubMixin`)."""
+        """Upload the checkpoint (and a model card) to the Hugging Face hub; `kwargs` go to
+        `huggingface_hub.HfApi.upload_folder` (see `LarvSegModel.push_to_hub`)."""
         return str(self.model.push_to_hub(repo_id, **kwargs))
 
     @property

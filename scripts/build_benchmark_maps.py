@@ -1286,9 +1286,8 @@ ADE_847: tuple[tuple[int, str], ...] = (
 # WordNet hypernym chains (from the class up, the class itself left out) that the
 # full-ADE20K annotation JSON gives the whole objects of the three scenes in the
 # CSAILVision/ADE20K repository (dataset/ADE20K_2021_17_01/images/ADE/training/urban/
-# street/ADE_train_00016869, _00016900, _00016964 .json; the same files are in
-# ../shared/data/ade20k-full, and `--scenes DIR` checks them). "central reservation"
-# has none.
+# street/ADE_train_00016869, _00016900, _00016964 .json; `--scenes DIR` checks them
+# against a folder holding those files). "central reservation" has none.
 HYPERNYM_CHAINS: dict[str, tuple[str, ...]] = {
     "alarm, warning device, alarm system": (
         "device",

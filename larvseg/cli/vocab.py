@@ -9,10 +9,15 @@ import warnings
 from collections.abc import Callable
 
 from ..errors import VocabularyError
+from ..vocab.table import nltk_wordnet
 from ..vocab.vocabulary import SenseWarning, Vocabulary
 
 SHOWN_MEMBERS = 10
 GLOSS_WIDTH = 70
+TABLE_ONLY = (
+    "searched larvseg's table only (the ImageNet classes and their WordNet ancestors); "
+    "install WordNet 3.0 for nltk (docs/vocabulary.md) to search every WordNet noun"
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,7 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "search",
         help="synsets whose lemmas or gloss contain WORD",
         description="List synsets whose lemmas or gloss contain WORD, best first, with how "
-        "many model categories each covers.",
+        "many model categories each covers; for one covering none, its nearest hypernym "
+        "that covers some. With nltk's WordNet 3.0 installed, synsets outside the model's "
+        "table are found too.",
     )
     search.add_argument("word", nargs="+", metavar="WORD", help="word or phrase, e.g. dog")
     search.add_argument("--limit", type=int, default=20, help="hits shown (default: 20)")
@@ -54,14 +61,21 @@ def run_show(args: argparse.Namespace) -> int:
 def _search_lines(text: str, limit: int) -> list[str]:
     vocab = Vocabulary.imagenet21k()
     hits = vocab.search(text, limit=limit)
+    if nltk_wordnet() is None:
+        print(f"note: {TABLE_ONLY}", file=sys.stderr)
     if not hits:
         return [f"no synset matches '{text}'"]
     width = max(len(h.category.name) for h in hits)
-    return [
-        f"{h.category.name:<{width}}  {h.category.wnid}  {h.covered:>6,}  "
-        + textwrap.shorten(h.category.gloss, GLOSS_WIDTH)
-        for h in hits
-    ]
+    lines = []
+    for hit in hits:
+        category = hit.category
+        lines.append(
+            f"{category.name:<{width}}  {category.wnid}  {hit.covered:>6,}  "
+            + textwrap.shorten(category.gloss, GLOSS_WIDTH)
+        )
+        if hit.nearest is not None:
+            lines.append(f"{'':<{width}}  nearest covering hypernym: {hit.nearest}")
+    return lines
 
 
 def _show_lines(item: str) -> list[str]:

@@ -8,13 +8,14 @@ local folder, a Hugging Face hub id, a larvseg or a timm repository) into a mode
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from .. import hub
+from .. import __version__, hub
 from ..config import DEFAULT_MODEL, ModelConfig
 from ..errors import CheckpointError, ConfigError
 from .backbone import ViTBackbone, create_timm_vit
@@ -95,8 +96,10 @@ class LarvSegModel(nn.Module):
         return model
 
     def save_pretrained(self, save_directory: str | Path) -> Path:
-        """Write `config.json` + `model.safetensors`, loadable by `from_pretrained`."""
-        return hub.write_checkpoint(save_directory, self.config.to_dict(), self.state_dict())
+        """Write `config.json` (with this larvseg's version) + `model.safetensors`, loadable by
+        `from_pretrained`."""
+        config = replace(self.config, larvseg_version=__version__).to_dict()
+        return hub.write_checkpoint(save_directory, config, self.state_dict())
 
     def push_to_hub(self, repo_id: str, **kwargs: Any) -> str:
         """Upload the checkpoint (and a model card) to the Hugging Face hub.

@@ -1,4 +1,4 @@
-"""`larvseg-train`: train (or resume, or evaluate) LarvSeg from a YAML configuration."""
+"""`larvseg-train`: train (or resume, evaluate, diagnose) LarvSeg from a YAML configuration."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ examples:
   larvseg-train --config run.yaml --resume              # continue OUTPUT_DIR's latest checkpoint
   torchrun --nproc_per_node 8 -m larvseg.train.cli --config run.yaml
   larvseg-train --config run.yaml --eval-only --checkpoint runs/x/model
+  larvseg-train --config run.yaml --diagnose-attention val --checkpoint runs/x
 
 The configuration schema (every key and its default) is in docs/training.md;
 `--set` takes dotted paths (list items by index) and YAML scalar values.
@@ -62,14 +63,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue from a training checkpoint: a .pt file or a run folder "
         "(no PATH: the output directory's latest checkpoint)",
     )
-    parser.add_argument(
+    instead = parser.add_mutually_exclusive_group()
+    instead.add_argument(
         "--eval-only",
         action="store_true",
         help="evaluate instead of training (mIoU all / base / novel on the configured data)",
     )
+    instead.add_argument(
+        "--diagnose-attention",
+        metavar="SOURCE",
+        help="instead of training, measure the share of the CA-Classifier's attention inside "
+        "each label's true region on SOURCE (a configured source with label maps)",
+    )
     parser.add_argument(
         "--checkpoint",
-        help="with --eval-only: the model folder or hub id to evaluate (default: OUTPUT_DIR/model)",
+        help="with --eval-only: the model folder or hub id to evaluate (default: "
+        "OUTPUT_DIR/model); with --diagnose-attention: a training checkpoint, .pt file or "
+        "run folder (default: OUTPUT_DIR's latest)",
+    )
+    parser.add_argument(
+        "--max-images",
+        type=int,
+        metavar="N",
+        help="with --diagnose-attention: measure the first N images of SOURCE (default: all)",
     )
     return parser
 
@@ -102,8 +118,14 @@ def _run(args: argparse.Namespace) -> int:
     overrides = [item for group in args.overrides for item in group]
     if args.output_dir:
         overrides.append(f"output_dir={args.output_dir}")
-    if args.checkpoint and not args.eval_only:
-        raise TrainConfigError("--checkpoint is for --eval-only; use --resume to continue training")
+    training = not (args.eval_only or args.diagnose_attention)
+    if args.checkpoint and training:
+        raise TrainConfigError(
+            "--checkpoint is for --eval-only and --diagnose-attention; use --resume to "
+            "continue training"
+        )
+    if args.max_images is not None and (not args.diagnose_attention or args.max_images < 1):
+        raise TrainConfigError("--max-images takes a positive count, with --diagnose-attention")
     try:
         config = load_config(args.config, overrides)
     except TrainConfigError as err:
@@ -112,7 +134,22 @@ def _run(args: argparse.Namespace) -> int:
         from .evaluation.runner import run_evaluation
 
         checkpoint = args.checkpoint or str(Path(config.output_dir) / "model")
-        print(run_evaluation(config, checkpoint, sources=config.data.eval_sources or None))
+        report = run_evaluation(
+            config,
+            checkpoint,
+            sources=config.data.eval_sources or None,
+            progress=sys.stderr.isatty(),
+        )
+        print(report)
+        return 0
+    if args.diagnose_attention:
+        from .engine.diagnose import diagnose_attention
+
+        print(
+            diagnose_attention(
+                config, args.diagnose_attention, args.checkpoint, max_images=args.max_images
+            )
+        )
         return 0
     return _train(config, args.resume)
 

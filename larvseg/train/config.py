@@ -82,8 +82,9 @@ class ModelSection:
             depth, embed_dim, patch_size; only with `init` None).
         embed_dim: cosine embedding width `d`; None = the backbone width (required when
             starting from a timm classifier, whose head rows initialise the classes).
-        classes: the training vocabulary (wnids, class-index order); None = the union of
-            the sources' classes, in source order.
+        classes: the training vocabulary (wnids, class-index order), as a list or a
+            class-list file (one wnid per line, as the sources' `classes`); None = the
+            union of the sources' classes, in source order.
         image_size: inference size written into the exported model's config.
     """
 
@@ -91,7 +92,7 @@ class ModelSection:
     backbone: str = "vit_base_patch16_224"
     backbone_kwargs: dict[str, Any] = field(default_factory=dict)
     embed_dim: int | None = None
-    classes: list[str] | None = None
+    classes: list[str] | str | None = None
     image_size: int = 512
 
 
@@ -100,7 +101,8 @@ class DataSection:
     """Data sources, each contributing `batch_size` samples to every step.
 
     `eval_sources`: segmentation sources `--eval-only` measures (e.g. ADE-150 val);
-    empty = the training segmentation sources.
+    empty = the training segmentation sources. With `eval_every` they are also
+    measured during training (empty: no evaluation during training).
     """
 
     sources: list[DataSourceConfig] = field(default_factory=list)
@@ -162,7 +164,13 @@ class ClassSamplingSection:
 
 @dataclass
 class TrainConfig:
-    """The whole training run; see docs/training.md for every field."""
+    """The whole training run; see docs/training.md for every field.
+
+    `eval_every`: evaluate on `data.eval_sources` every this many iterations and at the
+    end (0 = never during training); the best model by `best_metric` ("auto" =
+    `miou_novel` when some evaluated class is novel, else `miou`) goes to
+    `OUTPUT_DIR/best/`.
+    """
 
     model: ModelSection = field(default_factory=ModelSection)
     data: DataSection = field(default_factory=DataSection)
@@ -175,6 +183,8 @@ class TrainConfig:
     checkpoint_every: int = 5000
     keep_checkpoints: int = 2
     log_every: int = 50
+    eval_every: int = 0
+    best_metric: Literal["auto", "miou", "miou_base", "miou_novel"] = "auto"
     tensorboard: bool = False
 
     def __post_init__(self) -> None:
@@ -191,6 +201,8 @@ class TrainConfig:
         for key, value in positive.items():
             if value <= 0:
                 raise TrainConfigError(f"{key} must be positive, got {value}")
+        if self.eval_every < 0:
+            raise TrainConfigError(f"eval_every must be >= 0 (0 = off), got {self.eval_every}")
         if self.optim.lr <= 0 or self.optim.min_lr < 0:
             raise TrainConfigError("optim.lr must be positive and optim.min_lr non-negative")
         names = [source.name for source in self.data.sources]
@@ -223,6 +235,10 @@ def _renamed(data: Any) -> Any:
     data = dict(data)
     for (section, old), new in RENAMED_KEYS.items():
         part = data.get(section)
+        if isinstance(part, dict) and old in part and new in part:
+            raise TrainConfigError(
+                f"config gives both {section}.{old} and {section}.{new}; keep only {section}.{new}"
+            )
         if isinstance(part, dict) and old in part:
             warnings.warn(
                 f"config key {section}.{old} is renamed {section}.{new}; please update the file",

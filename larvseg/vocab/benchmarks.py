@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from ..errors import VocabularyError
+
 BENCHMARKS: tuple[str, ...] = ("coco-stuff-171", "ade-150", "ade-847")
 MATCHES: tuple[str, ...] = ("exact", "partial", "hypernym-chain", "judgement")
 COLUMNS: tuple[str, ...] = (
@@ -73,7 +75,7 @@ class BenchmarkClass:
 
 def _check_name(name: str) -> None:
     if name not in BENCHMARKS:
-        raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+        raise VocabularyError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
 
 
 def parse_table(text: str) -> tuple[BenchmarkClass, ...]:

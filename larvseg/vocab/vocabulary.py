@@ -13,7 +13,7 @@ import re
 import textwrap
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import Any
@@ -30,6 +30,7 @@ from .table import (
     noun_synset,
     sense_numbers,
     synset_record,
+    synset_wnid,
     synsets_with_ancestors,
 )
 
@@ -60,13 +61,19 @@ class SenseWarning(UserWarning):
 
 @dataclass(frozen=True)
 class SearchHit:
-    """A synset matching a search, and how many model categories it covers."""
+    """A synset matching a search, and how many model categories it covers.
+
+    `nearest`: for a synset covering none, its closest hypernym that covers some (as a
+    hit of its own); None otherwise.
+    """
 
     category: Category
     covered: int
+    nearest: SearchHit | None = None
 
     def __str__(self) -> str:
-        return f"{self.category} covers {self.covered:,}"
+        text = f"{self.category} covers {self.covered:,}"
+        return text if self.nearest is None else f"{text}; nearest covering: {self.nearest}"
 
 
 @dataclass(frozen=True)
@@ -196,29 +203,73 @@ class Vocabulary:
         assignment = np.where(best >= 0, count - 1 - best % count, -1)
         return VocabularySubset(items=resolved, assignment=assignment.astype(np.int64))
 
-    def search(self, text: str, limit: int = 20) -> list[SearchHit]:
+    def search(self, text: str, limit: int = 20, *, wordnet: bool = True) -> list[SearchHit]:
         """Synsets whose lemmas or gloss contain `text`, best first: the word's own senses
         (in WordNet order), then lemmas containing it as a word, as a part, then glosses;
-        within each, those covering more model categories first."""
+        within each, those covering more model categories first.
+
+        The packaged table is searched in full. With `wordnet` and nltk's WordNet 3.0
+        installed, the word's senses and the synsets with a lemma containing it are
+        also looked up in all of WordNet (glosses: the table's only); synsets outside
+        the table cover no model category. Hits covering none carry their `nearest`
+        covering hypernym.
+        """
         key = lemma_key(text)
         if not key:
             raise VocabularyError("empty search: give a word, e.g. 'dog'")
         if limit < 1:
             raise VocabularyError(f"search limit must be at least 1, got {limit}")
-        senses = {r: n for n, r in enumerate(self._rows_of_word(key))}
+        corpus = nltk_wordnet() if wordnet else None
         words = key.replace("_", " ")
         phrase = re.compile(rf"\b{re.escape(words)}\b")
-        ranked = []
+        senses = self._senses_of(key, corpus)
+        rows = self._table.rows
+        sense_of_row = {rows[w]: n for w, n in senses.items() if w in rows}
+        ranked: list[tuple[int, int, int, str, Category]] = []
         for row, (lemmas, gloss) in enumerate(self._search_texts):
-            tier = _match_tier(row in senses, words, phrase, lemmas, gloss)
+            tier = _match_tier(row in sense_of_row, words, phrase, lemmas, gloss)
             if tier is not None:
-                name = self._table.records[row].name
-                ranked.append((tier, senses.get(row, 0), -self._covered[row], name, row))
+                record = self._table.records[row]
+                covered = -int(self._covered[row])
+                ranked.append((tier, sense_of_row.get(row, 0), covered, record.name, record))
+        if corpus is not None:
+            ranked += _wordnet_matches(corpus, rows, words, phrase, senses, ranked, limit)
         ranked.sort()
-        return [
-            SearchHit(self._table.records[row], int(self._covered[row]))
-            for *_, row in ranked[:limit]
-        ]
+        return [self._hit(category) for *_, category in ranked[:limit]]
+
+    def nearest_covering(self, item: Any) -> SearchHit:
+        """The closest synset at or above `item` that covers at least one model category:
+        fewest hypernym steps over every path (instance hypernyms included); ties go to
+        the one covering fewer categories, then by name."""
+        category = self.resolve(item)
+        level, seen = [category], {category.wnid}
+        while level:
+            covering = [(self._coverage(c), c.name, c) for c in level if self._coverage(c)]
+            if covering:
+                covered, _, found = min(covering)
+                return SearchHit(found, covered)
+            parents = sorted({p for c in level for p in c.parents} - seen)
+            seen.update(parents)
+            level = [self._resolve_wnid(p) for p in parents]
+        raise VocabularyError(f"{category} has no hypernym covering a category of this model")
+
+    def _hit(self, category: Category) -> SearchHit:
+        covered = self._coverage(category)
+        return SearchHit(category, covered, None if covered else self.nearest_covering(category))
+
+    def _coverage(self, category: Category) -> int:
+        """How many model categories `category` covers (0 outside the table)."""
+        row = self._table.rows.get(category.wnid)
+        return 0 if row is None else int(self._covered[row])
+
+    def _senses_of(self, key: str, corpus: Any | None) -> dict[str, int]:
+        """wnid -> rank of the word's noun senses: WordNet's list where nltk has the word,
+        else the table's."""
+        if corpus is not None:
+            synsets = corpus.synsets(key, pos="n")
+            if synsets:
+                return {synset_wnid(s): n for n, s in enumerate(synsets)}
+        return {self._table.records[r].wnid: n for n, r in enumerate(self._rows_of_word(key))}
 
     def _record(self, wnid: str) -> Category | None:
         row = self._table.rows.get(wnid)
@@ -326,10 +377,13 @@ class Vocabulary:
     @cached_property
     def _search_texts(self) -> list[tuple[str, str]]:
         """Per table row: its lemmas ("hunting dog | hound") and gloss, lowercase."""
-        return [
-            (" | ".join(lemma.replace("_", " ") for lemma in c.lemmas).lower(), c.gloss.lower())
-            for c in self._table.records
-        ]
+        return [_search_text(c) for c in self._table.records]
+
+
+def _search_text(category: Category) -> tuple[str, str]:
+    """What search matches: lemmas ("hunting dog | hound") and gloss, lowercase."""
+    lemmas = " | ".join(lemma.replace("_", " ") for lemma in category.lemmas)
+    return lemmas.lower(), category.gloss.lower()
 
 
 def _match_tier(
@@ -346,6 +400,52 @@ def _match_tier(
     if phrase.search(gloss):
         return 3
     return None
+
+
+def _wordnet_matches(
+    corpus: Any,
+    table_rows: Container[str],
+    words: str,
+    phrase: re.Pattern[str],
+    senses: dict[str, int],
+    table_ranked: list[tuple[int, int, int, str, Category]],
+    limit: int,
+) -> list[tuple[int, int, int, str, Category]]:
+    """Ranked search entries of WordNet synsets outside the table (they cover nothing).
+
+    Tier 0: the word's senses; tiers 1 and 2: synsets having a lemma that contains the
+    words (as a word / as a part). A tier is looked up only while fewer than `limit`
+    hits rank before its first synset outside the table (all hits of better tiers and
+    the table's hits of that tier covering something), which keeps broad searches
+    ("a") from reading thousands of synsets.
+    """
+    found: dict[str, Category] = {}
+
+    def entries() -> list[tuple[int, int, int, str, Category]]:
+        ranked = []
+        for wnid, record in found.items():
+            lemmas, gloss = _search_text(record)
+            tier = _match_tier(wnid in senses, words, phrase, lemmas, gloss)
+            if tier is not None:
+                ranked.append((tier, senses.get(wnid, 0), 0, record.name, record))
+        return ranked
+
+    def add(synsets: Iterable[Any]) -> None:
+        for synset in synsets:
+            wnid = synset_wnid(synset)
+            if wnid not in table_rows and wnid not in found:
+                found[wnid] = synset_record(synset)
+
+    add(noun_synset(corpus, wnid) for wnid in senses if wnid not in table_rows)
+    spelled = ((n, n.replace("_", " ")) for n in corpus.all_lemma_names(pos="n"))
+    containing = [(name, text) for name, text in spelled if words in text]
+    for tier in (1, 2):
+        ahead = sum(t < tier or (t == tier and c < 0) for t, _, c, *_ in table_ranked)
+        if ahead + sum(t < tier for t, *_ in entries()) >= limit:
+            break
+        names = [n for n, text in containing if (phrase.search(text) is None) == (tier == 2)]
+        add(lemma.synset() for name in names for lemma in corpus.lemmas(name, pos="n"))
+    return entries()
 
 
 def _with_nltk_synsets(table: WordNetTable, wnids: list[str]) -> WordNetTable:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import larvseg
 from larvseg.config import ConfigError, ModelConfig
+from larvseg.errors import CheckpointError
 from larvseg.modeling.classifier import SCORE_NORM_EPS, CosineClassifier
 from larvseg.modeling.model import LarvSegModel
 
@@ -79,10 +83,39 @@ def test_save_and_load_give_identical_outputs(cosine_model: LarvSegModel, tmp_pa
     x = torch.randn(1, 3, 64, 48)
     with torch.no_grad():
         assert torch.equal(cosine_model(x), loaded(x))
-    assert loaded.config == cosine_model.config
+    assert loaded.config == replace(cosine_model.config, larvseg_version=larvseg.__version__)
     # the read tensors became trainable parameters of their own (no file mapping)
     assert all(isinstance(p, torch.nn.Parameter) and p.requires_grad for p in loaded.parameters())
     assert all(p.dtype == torch.float32 and not p.is_meta for p in loaded.parameters())
+
+
+def test_checkpoint_of_a_newer_major_version_is_refused(
+    cosine_model: LarvSegModel, tmp_path: Path
+) -> None:
+    cosine_model.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["larvseg_version"] == larvseg.__version__
+    major = int(larvseg.__version__.split(".")[0])
+    config["larvseg_version"] = f"{major + 1}.0.0"
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(
+        CheckpointError, match=rf"written by larvseg {major + 1}\.0\.0.*pip install -U"
+    ):
+        LarvSegModel.from_pretrained(tmp_path)
+    config["larvseg_version"] = f"{major}.99.0"  # a newer minor version loads
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    assert LarvSegModel.from_pretrained(tmp_path).config.larvseg_version == f"{major}.99.0"
+
+
+def test_version_is_the_installed_metadata_and_the_cli_prints_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from larvseg.cli.main import main
+
+    assert importlib.metadata.version("larvseg") == larvseg.__version__
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.strip() == f"larvseg {larvseg.__version__}"
 
 
 def test_config_rejects_bad_values() -> None:

@@ -100,3 +100,5 @@ def test_old_key_ca_top5_still_reads_with_a_warning() -> None:
     assert config.ca.background_topk == 3
     with pytest.warns(FutureWarning):
         assert load_config(None, ["ca.top5=7"]).ca.background_topk == 7
+    with pytest.raises(TrainConfigError, match=r"both ca\.top5 and ca\.background_topk"):
+        TrainConfig.from_dict({"ca": {"top5": 3, "background_topk": 4}})

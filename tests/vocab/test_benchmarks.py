@@ -170,26 +170,6 @@ IN21K_COUNTS = {"ade-150": 119, "ade-847": 675}
 NOVEL_COUNTS = {"ade-150": 87, "ade-847": 720}
 
 
-@pytest.fixture(scope="module")
-def wordnet() -> Any:
-    """nltk's WordNet 3.0; skip where it is missing, fail where env var CI is set."""
-    try:
-        from nltk.corpus import wordnet as found
-
-        version = found.get_version()
-    except (ImportError, LookupError, OSError):
-        version = None
-    if version != "3.0":
-        message = (
-            "nltk's WordNet 3.0 is not installed: run `scripts/install_wordnet.sh DIR` and set"
-            " NLTK_DATA=DIR"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
-
-
 def lemma_key(text: str) -> str:
     return "_".join(text.strip().lower().split())
 

@@ -6,7 +6,6 @@ Where it is missing these tests skip locally and fail in CI (env var `CI` set).
 
 from __future__ import annotations
 
-import os
 import random
 import warnings
 from typing import Any
@@ -17,7 +16,6 @@ from timm.data import ImageNetInfo
 from larvseg.vocab.table import (
     LIST_NAMES,
     WordNetTable,
-    nltk_wordnet,
     sense_numbers,
     synset_record,
     synset_wnid,
@@ -27,20 +25,6 @@ from larvseg.vocab.vocabulary import Vocabulary, VocabularyError
 
 NAMED = ["dog.n.01", "animal.n.01", "instrumentality.n.03", "entity.n.01"]
 MOON = "n09358358"  # moon.n.01: a WordNet noun outside the table
-
-
-@pytest.fixture(scope="module")
-def wordnet() -> Any:
-    found = nltk_wordnet()
-    if found is None:
-        message = (
-            "nltk's WordNet 3.0 is not installed: run `scripts/install_wordnet.sh DIR` and set"
-            " NLTK_DATA=DIR"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,14 @@
-"""larvseg.Vocabulary from the packaged table alone (no WordNet corpus needed)."""
+"""larvseg.Vocabulary from the packaged table alone; tests taking the `wordnet` fixture
+also need nltk's WordNet 3.0 (they skip without it, and fail in CI)."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 import warnings
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,6 +18,7 @@ from larvseg.cli.main import main
 from larvseg.vocab.table import TABLE_RESOURCE, WordNetTable
 from larvseg.vocab.vocabulary import (
     Category,
+    SearchHit,
     SenseWarning,
     Vocabulary,
     VocabularyError,
@@ -249,20 +253,68 @@ def test_subset_matches_brute_force(vocab: Vocabulary) -> None:
 
 
 def test_search_ranks_senses_then_lemmas_then_glosses(vocab: Vocabulary) -> None:
-    hits = vocab.search("dog")
+    hits = vocab.search("dog", wordnet=False)
     assert len(hits) == 20
     assert [h.category.name for h in hits[:2]] == ["dog.n.01", "andiron.n.01"]
-    assert hits[0].covered == len(vocab.members("dog.n.01"))
+    assert hits[0].covered == len(vocab.members("dog.n.01")) and hits[0].nearest is None
     names = [h.category.name for h in hits]
     assert "hunting_dog.n.01" in names
     # ties (same tier, same coverage) go by name
-    assert [str(h) for h in vocab.search("greyhound", limit=4)] == [
+    assert [str(h) for h in vocab.search("greyhound", limit=4, wordnet=False)] == [
         "greyhound.n.01 (n02090827) covers 3",
         "greyhound_racing.n.01 (n00449977) covers 1",
         "italian_greyhound.n.01 (n02091032) covers 1",
         "whippet.n.01 (n02091134) covers 1",  # gloss: "small slender dog of greyhound type"
     ]
-    assert vocab.search("zzzzqx") == []
+    assert vocab.search("zzzzqx", wordnet=False) == []
+
+
+def test_search_hit_covering_nothing_names_its_nearest_covering_hypernym() -> None:
+    vocab = Vocabulary(["n01503061", ITALIAN_GREYHOUND, DOG])  # bird, italian greyhound, dog
+    teddy = vocab.search("teddy bear", limit=1, wordnet=False)[0]
+    # teddy -> plaything -> artifact -> whole.n.02, which also holds organism -> animal -> ...
+    assert teddy == SearchHit(vocab.resolve(TEDDY), 0, SearchHit(vocab.resolve("whole.n.02"), 3))
+    assert str(teddy) == (
+        "teddy.n.01 (n04399382) covers 0; nearest covering: whole.n.02 (n00003553) covers 3"
+    )
+    assert vocab.nearest_covering("dog.n.01") == SearchHit(vocab.resolve(DOG), 2)
+
+
+def test_search_finds_wordnet_synsets_outside_the_table(vocab: Vocabulary, wordnet: Any) -> None:
+    assert vocab.search("bicyclist", wordnet=False) == []
+    [hit] = vocab.search("bicyclist")
+    assert hit.category.name == "cyclist.n.01" and "bicyclist" in hit.category.lemmas
+    assert hit.category.wnid not in WordNetTable.packaged().rows and hit.covered == 0
+    assert str(hit.nearest) == "pedaler.n.01 (n10411163) covers 1"
+    # every noun sense of the word, in WordNet order, the table's and the others
+    senses = [s.name() for s in wordnet.synsets("dog", pos="n")]
+    hits = vocab.search("dog", limit=len(senses) + 1)
+    assert [h.category.name for h in hits[: len(senses)]] == senses
+    assert [h.covered for h in hits[:3]] == [190, 0, 0]
+    assert hits[1].nearest == vocab.nearest_covering("frump.n.01")
+
+
+def _nearest_by_paths(vocab: Vocabulary, synset: Any) -> set[tuple[str, int]]:
+    """(name, covered) of the covering hypernyms fewest steps up, from nltk's root paths."""
+    steps: dict[str, int] = {}
+    for path in synset.hypernym_paths():  # root ... synset, instance hypernyms included
+        for up, ancestor in enumerate(reversed(path)):
+            steps[ancestor.name()] = min(steps.get(ancestor.name(), up), up)
+    covered = {}
+    for name in steps:
+        with contextlib.suppress(VocabularyError):  # covers none
+            covered[name] = len(vocab.members(name))
+    fewest = min(steps[name] for name in covered)
+    return {(name, n) for name, n in covered.items() if steps[name] == fewest}
+
+
+def test_nearest_covering_matches_nltk_hypernym_paths(vocab: Vocabulary, wordnet: Any) -> None:
+    lemmas = sorted(wordnet.all_lemma_names(pos="n"))
+    for lemma in random.Random(0).sample(lemmas, 40):
+        synset = wordnet.lemmas(lemma, pos="n")[0].synset()
+        nearest = vocab.nearest_covering(synset)
+        candidates = _nearest_by_paths(vocab, synset)
+        assert (nearest.category.name, nearest.covered) == min(candidates, key=lambda c: c[::-1])
     with pytest.raises(VocabularyError, match="empty search"):
         vocab.search("  ")
 
@@ -275,9 +327,28 @@ def _run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
 
 def test_cli_search(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run_cli(["vocab", "search", "dog", "--limit", "3"], capsys)
-    lines = out.splitlines()
+    lines = [line for line in out.splitlines() if "nearest covering hypernym" not in line]
     assert code == 0 and len(lines) == 3
     assert lines[0].split()[:3] == ["dog.n.01", DOG, "190"]
+
+
+def test_cli_search_outside_the_table(wordnet: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run_cli(["vocab", "search", "bicyclist"], capsys)
+    assert code == 0 and err == ""
+    assert out.splitlines() == [
+        "cyclist.n.01  n09986189       0  a person who rides a bicycle",
+        "              nearest covering hypernym: pedaler.n.01 (n10411163) covers 1",
+    ]
+
+
+def test_cli_search_without_wordnet_says_only_the_table_was_searched(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for module in ("larvseg.cli.vocab", "larvseg.vocab.vocabulary"):
+        monkeypatch.setattr(f"{module}.nltk_wordnet", lambda: None)
+    code, out, err = _run_cli(["vocab", "search", "bicyclist"], capsys)
+    assert code == 0 and out == "no synset matches 'bicyclist'\n"
+    assert err.startswith("note: searched larvseg's table only")
 
 
 def test_cli_show(capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,12 +9,16 @@ gets the region's share of the image, `mean_p r(p)` (chance).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from ...modeling.model import LarvSegModel
+from ...pipeline.preprocess import normalize, resize_to_model
+from ..data.dataset import SourceDataset
 from ..data.formats import IGNORE_INDEX
 from .attention import CAClassifierLoss
 from .memory_bank import MemoryBank
@@ -38,14 +42,47 @@ class AttentionShare:
     novel_attention: float
     novel_area: float
 
+    def format_table(self) -> str:
+        """The shares in percent, over all pairs and over those of novel labels."""
+        rows = [
+            ("all", self.pairs, self.attention, self.area),
+            ("novel", self.novel_pairs, self.novel_attention, self.novel_area),
+        ]
+        lines = [f"{'labels':<6}  {'pairs':>6}  {'attention':>9}  {'area (chance)':>13}"]
+        lines += [f"{n:<6}  {p:>6}  {_pct(a):>9}  {_pct(r):>13}" for n, p, a, r in rows]
+        return "\n".join(lines)
 
-def region_fractions(target: torch.Tensor, labels: torch.Tensor, patch: int) -> torch.Tensor:
-    """Fraction of each patch covered by each label: `(L, h, w)` float.
 
-    target `(H, W)` class indices (H, W multiples of `patch`), labels `(L,)`.
+def region_fractions(
+    target: torch.Tensor, labels: torch.Tensor, grid: tuple[int, int]
+) -> torch.Tensor:
+    """Fraction of each cell of a `grid` (h, w) over the image covered by each label:
+    `(L, h, w)` float (area pooling; exact cells when the sides are multiples of it).
+
+    target `(H, W)` class indices, labels `(L,)`.
     """
     masks = (target[None] == labels[:, None, None]).float()
-    return F.avg_pool2d(masks[:, None], patch)[:, 0]
+    return F.adaptive_avg_pool2d(masks[:, None], grid)[:, 0]
+
+
+def attention_items(
+    dataset: SourceDataset, model: LarvSegModel, limit: int | None = None
+) -> Iterator[dict[str, torch.Tensor]]:
+    """The first `limit` (None: all) readable images of a source with label maps, as
+    `attention_share` reads them: the image resized as `segment()` does (short side
+    the model's `image_size`, sides whole patches) and normalised, with its target at
+    the original size."""
+    count = len(dataset) if limit is None else min(limit, len(dataset))
+    config = model.config
+    for index in range(count):
+        item = dataset.read(index)
+        if item is None or item[1] is None:
+            continue
+        pixels = resize_to_model(item[0], config.image_size, model.patch_size)
+        yield {
+            "image": normalize(pixels, config.mean, config.std),
+            "target": torch.from_numpy(item[1]),
+        }
 
 
 @torch.inference_mode()
@@ -53,7 +90,7 @@ def attention_share(
     model: LarvSegModel,
     bank: MemoryBank,
     ca_loss: CAClassifierLoss,
-    items: list[dict[str, torch.Tensor]],
+    items: Iterable[dict[str, torch.Tensor]],
     class_ids: torch.Tensor,
     novel: torch.Tensor,
 ) -> AttentionShare:
@@ -63,9 +100,11 @@ def attention_share(
         model: the cosine model being trained (switched to eval mode and back).
         bank: its memory bank (read only).
         ca_loss: the CA-Classifier loss whose `attention` training uses.
-        items: `{"image": (3, H, W) normalised, "target": (H, W) source class indices,
-            -1 = ignore}`, H and W multiples of the patch size; the labels of an item
-            are the classes present in its target, as for multi-label data.
+        items: `{"image": (3, H, W) normalised, H and W multiples of the patch size,
+            "target": (H', W') source class indices, -1 = ignore}` (`attention_items`);
+            the target may be larger or smaller than the image (its regions are pooled
+            to the patch grid); the labels of an item are the classes present in its
+            target, as for multi-label data.
         class_ids: `(C_s,)` model class index of each source class.
         novel: bool `(C_s,)`, True for novel source classes.
     """
@@ -73,17 +112,19 @@ def attention_share(
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    inside, area, is_novel = [], [], []
+    class_ids = class_ids.to(device)
+    none = torch.zeros(0, device=device)
+    inside, area, is_novel = [none], [none], [none.bool()]
     for item in items:
         target = item["target"].to(device)
         labels = torch.unique(target[target != IGNORE_INDEX])
+        if labels.numel() == 0:
+            continue
         pixels, cosine = classifier.cosine(
-            model.forward_features(item["image"][None].to(device)), class_ids.to(device)
+            model.forward_features(item["image"][None].to(device)), class_ids
         )
-        attention, active = ca_loss.attention(
-            pixels, cosine, labels[None], class_ids.to(device), bank
-        )
-        regions = region_fractions(target, labels, model.patch_size)
+        attention, active = ca_loss.attention(pixels, cosine, labels[None], class_ids, bank)
+        regions = region_fractions(target, labels, (attention.shape[1], attention.shape[2]))
         inside.append(((attention * regions).sum((1, 2)) / attention.sum((1, 2)))[active])
         area.append(regions.mean((1, 2))[active])
         is_novel.append(novel.to(device)[labels][active])
@@ -101,3 +142,7 @@ def attention_share(
         novel_attention=mean(shares[novel_mask]),
         novel_area=mean(areas[novel_mask]),
     )
+
+
+def _pct(value: float) -> str:
+    return "-" if math.isnan(value) else f"{100 * value:.2f}%"  # NaN: no pair

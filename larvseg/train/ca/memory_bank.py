@@ -1,4 +1,4 @@
-"""The exact compact memory bank of the CA-Classifier (method.md section 3).
+"""The exact compact memory bank of the CA-Classifier (docs/method.md).
 
 An update for category `l` takes the `K` pixels with the highest raw cosine score
 `S[:, l]` and would store their `K` unit, detached features. The CA-Classifier only

@@ -122,7 +122,8 @@ class SourceDataset(torch.utils.data.Dataset):
         """Check every sample before training (label maps decoded, images exist); DataError."""
         with ThreadPoolExecutor(SCAN_THREADS) as pool:
             jobs = pool.map(self._check, self.samples)
-            for _ in tqdm(jobs, total=len(self), desc=f"checking {self.config.name}"):
+            checking = f"checking {self.config.name}"
+            for _ in tqdm(jobs, total=len(self), desc=checking, disable=None):  # terminal only
                 pass
 
     def read(self, index: int) -> tuple[np.ndarray, np.ndarray | None] | None:

@@ -9,6 +9,7 @@ Formats: docs/training-data.md.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -57,14 +58,16 @@ def read_label_map(path: Path, decoder: str | None = None) -> np.ndarray:
         raise DataError(f"cannot read label map {path}: {err}") from err
 
 
-def read_class_list(classes: list[str | None] | str | None, where: str) -> list[str | None] | None:
+def read_class_list(
+    classes: Sequence[str | None] | str | None, where: str
+) -> list[str | None] | None:
     """The class list (label value -> wnid; None for an unused value) from YAML or a file.
 
     A file has one wnid per line, line i for label value i; an empty line or "-" marks
     an unused value.
     """
-    if classes is None or isinstance(classes, list):
-        return classes
+    if classes is None or not isinstance(classes, str):
+        return None if classes is None else list(classes)
     path = Path(classes)
     if not path.is_file():
         raise DataError(f"{where}: classes file {path} not found")

@@ -6,7 +6,9 @@ Layout of the output directory:
   only, read back with `weights_only=True`, so a checkpoint cannot run code),
 - `checkpoints/latest`: name of the newest complete training state,
 - `model/`: `config.json` + `model.safetensors` of the latest weights, loadable with
-  `LarvSeg.from_pretrained(output_dir / "model")` (no pickle).
+  `LarvSeg.from_pretrained(output_dir / "model")` (no pickle),
+- `best/`: the same for the best evaluation during training, plus `best.json`
+  (`engine/periodic_eval.py`).
 
 Every file is written to a temporary name in the same folder, flushed to disk and
 renamed into place, so an interrupted write never replaces a good checkpoint.
@@ -25,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ...config import ModelConfig
 from ...modeling.model import LarvSegModel
 from ..errors import ResumeError
 
@@ -84,11 +87,14 @@ def save_checkpoint(
     return path
 
 
-def export_model(model: LarvSegModel, target: Path) -> None:
-    """`save_pretrained` into a fresh folder, then swap it in place of `target`."""
+def export_model(model: LarvSegModel, target: Path, extra: dict[str, str] | None = None) -> None:
+    """`save_pretrained` into a fresh folder, with the `extra` text files (name ->
+    content), then swap it in place of `target`."""
     staging = target.with_name(f".{target.name}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(staging)
+    for name, text in (extra or {}).items():
+        (staging / name).write_text(text, encoding="utf-8")
     for name in os.listdir(staging):
         with open(staging / name, "rb") as handle:
             os.fsync(handle.fileno())
@@ -117,6 +123,13 @@ def find_checkpoint(path: str | Path) -> Path:
         f"no training checkpoint at {str(path)!r}: expected a .pt file or a run folder "
         f"with {CHECKPOINT_DIR}/{LATEST}"
     )
+
+
+def model_from_state(state: dict[str, Any]) -> LarvSegModel:
+    """The model of a training state (`load_checkpoint`), in training mode, on CPU."""
+    model = LarvSegModel(ModelConfig.from_dict(state["model_config"]))
+    model.load_state_dict(state["model"])
+    return model.train()
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -1,8 +1,13 @@
-"""Training logs: a progress bar, a JSONL file and (optionally) TensorBoard, on rank 0."""
+"""Training logs on rank 0: progress on stderr, a JSON-lines file and (optionally) TensorBoard.
+
+Progress is a tqdm bar on a terminal; when stderr is a file or a pipe it is one plain
+line per logged step instead, so a redirected log holds no carriage returns.
+"""
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from types import TracebackType
@@ -17,16 +22,31 @@ class TrainLogger:
     """Rank-0 logger. `log(iteration, values)` every `log_every` iterations.
 
     Writes `train_log.jsonl` in `output_dir` (one JSON object per logged step with
-    the iteration, lr, every loss term, it/s and elapsed seconds), updates a tqdm bar
-    (loss terms, lr, it/s, ETA) and mirrors scalars to TensorBoard when asked.
+    the iteration, lr, every loss term, it/s and elapsed seconds; one per evaluation
+    with its metrics), shows progress (loss terms, lr, it/s, ETA) and mirrors scalars
+    to TensorBoard when asked.
+
+    Args:
+        output_dir: where the log files go.
+        start, total: the iteration training starts at, and the last one.
+        enabled: log at all (rank 0 only).
+        tensorboard: also write TensorBoard scalars to `output_dir/tensorboard`.
+        interactive: progress as a tqdm bar; None = when stderr is a terminal.
     """
 
     def __init__(
-        self, output_dir: Path, start: int, total: int, enabled: bool, tensorboard: bool
+        self,
+        output_dir: Path,
+        start: int,
+        total: int,
+        enabled: bool,
+        tensorboard: bool,
+        interactive: bool | None = None,
     ) -> None:
         self.enabled = enabled
         self.start_time = time.perf_counter()
         self.last_time = self.start_time
+        self.start, self.total = start, total
         self.last_iteration = start
         self.bar: tqdm | None = None
         self.writer: Any = None
@@ -35,35 +55,54 @@ class TrainLogger:
             return
         output_dir.mkdir(parents=True, exist_ok=True)
         self.jsonl = open(output_dir / "train_log.jsonl", "a", encoding="utf-8")  # noqa: SIM115
-        self.bar = tqdm(total=total, initial=start, desc="train", dynamic_ncols=True)
+        if sys.stderr.isatty() if interactive is None else interactive:
+            self.bar = tqdm(total=total, initial=start, desc="train", dynamic_ncols=True)
         if tensorboard:
             self.writer = _tensorboard_writer(output_dir / "tensorboard")
 
     def log(self, iteration: int, values: dict[str, float]) -> None:
         """Record `values` (loss terms, lr) after `iteration` iterations."""
-        if self.jsonl is None or self.bar is None:  # not rank 0
+        if self.jsonl is None:  # not rank 0
             return
         now = time.perf_counter()
         rate = (iteration - self.last_iteration) / max(now - self.last_time, 1e-9)
         self.last_time, self.last_iteration = now, iteration
-        record = {
-            "iteration": iteration,
-            **values,
-            "it_per_s": rate,
-            "elapsed_s": now - self.start_time,
-        }
+        elapsed = now - self.start_time
+        self._record({"iteration": iteration, **values, "it_per_s": rate, "elapsed_s": elapsed})
+        self._scalars(iteration, values)
+        if self.bar is not None:
+            self.bar.set_postfix({k: _short(v) for k, v in values.items()}, refresh=False)
+            self.bar.update(iteration - self.bar.n)
+            return
+        average = (iteration - self.start) / max(elapsed, 1e-9)
+        eta = tqdm.format_interval((self.total - iteration) / max(average, 1e-9))
+        terms = " | ".join(f"{k} {_short(v)}" for k, v in values.items())
+        self.message(f"train {iteration}/{self.total} | {terms} | {rate:.2f} it/s | eta {eta}")
+
+    def log_eval(self, iteration: int, values: dict[str, float | None]) -> None:
+        """Record evaluation results after `iteration` iterations (None = undefined)."""
+        if self.jsonl is None:
+            return
+        self._record({"iteration": iteration, **values})
+        self._scalars(iteration, {k: v for k, v in values.items() if v is not None})
+
+    def message(self, text: str) -> None:
+        """A line on stderr, above the bar if there is one (rank 0 only)."""
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            tqdm.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+    def _record(self, record: dict[str, Any]) -> None:
         self.jsonl.write(json.dumps(record) + "\n")
         self.jsonl.flush()
-        self.bar.set_postfix({k: _short(v) for k, v in values.items()}, refresh=False)
-        self.bar.update(iteration - self.bar.n)
+
+    def _scalars(self, iteration: int, values: dict[str, float]) -> None:
         if self.writer is not None:
             for key, value in values.items():
                 self.writer.add_scalar(key, value, iteration)
-
-    def message(self, text: str) -> None:
-        """A line above the bar (rank 0 only)."""
-        if self.enabled:
-            tqdm.write(text)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -8,6 +8,8 @@ updates gathered from all ranks so every rank holds the same memory bank.
 from __future__ import annotations
 
 import random
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,22 +17,29 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...config import ModelConfig
 from ...distributed import DistInfo, barrier
 from ...modeling.model import LarvSegModel
 from ...vocab.table import missing_wnids, wnid_positions
 from ..ca.attention import BankUpdate, CAClassifierLoss
 from ..ca.memory_bank import MemoryBank
-from ..config import TrainConfig
+from ..config import CASection, TrainConfig
 from ..data.dataset import SourceDataset, build_dataset
+from ..data.formats import read_class_list
 from ..data.sampler import MixedBatchLoader
 from ..errors import DataError, TrainConfigError, TrainingError
 from ..seeding import derive_seed
-from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import (
+    load_checkpoint,
+    model_from_state,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from .distributed import all_reduce_sum, gather_rows, wrap_ddp
 from .forward import MultiSourceForward, SourceSpec, sample_classes
 from .logger import TrainLogger
 from .optim import build_optimizer, poly_lr
+from .periodic_eval import PeriodicEvaluator, export_best
 from .warm_start import build_training_model, input_normalisation, scratch_model
 
 
@@ -42,13 +51,28 @@ def seed_everything(seed: int) -> None:
 
 
 def vocabulary(config: TrainConfig, datasets: list[SourceDataset]) -> list[str]:
-    """`model.classes`, or the union of the sources' classes in source order."""
-    if config.model.classes is not None:
-        return list(config.model.classes)
+    """`model.classes` (a list or a class-list file; empty entries skipped), or the union
+    of the sources' classes in source order."""
+    classes = read_class_list(config.model.classes, "model.classes")
+    if classes is not None:
+        return [wnid for wnid in classes if wnid]
     seen: dict[str, None] = {}
     for dataset in datasets:
         seen.update(dict.fromkeys(dataset.classes))
     return list(seen)
+
+
+def ca_classifier(ca: CASection, model: LarvSegModel) -> tuple[MemoryBank, CAClassifierLoss]:
+    """An empty memory bank over `model`'s classes and the CA-Classifier loss, as `ca`
+    configures them."""
+    width = int(model.cosine_classifier.class_embed.shape[1])
+    bank = MemoryBank(len(model.config.categories), width, ca.bank_size, ca.topk)
+    loss = CAClassifierLoss(
+        score_threshold=ca.score_threshold,
+        diff_threshold=ca.diff_threshold,
+        background_topk=ca.background_topk,
+    )
+    return bank, loss
 
 
 class Trainer:
@@ -86,24 +110,16 @@ class Trainer:
             build_dataset(source, mean, std, train=True, seed=config.seed)
             for source in config.data.sources
         ]
+        self.evaluator = self._evaluator(mean, std)
         self._validate()
         self.model = self._build_model(state, vocabulary(config, self.datasets)).to(self.device)
         self.iteration = 0 if state is None else int(state["iteration"])
         self.sources = self._source_specs()
-        self.bank_dim = int(self.model.cosine_classifier.class_embed.shape[1])
         self.bank: MemoryBank | None = None
         ca_loss = None
         if config.ca.enabled and any(source.image_level for source in self.sources):
-            ca = config.ca
-            self.bank = MemoryBank(
-                len(self.model.config.categories), self.bank_dim, ca.bank_size, ca.topk
-            )
+            self.bank, ca_loss = ca_classifier(config.ca, self.model)
             self.bank.to(self.device)
-            ca_loss = CAClassifierLoss(
-                score_threshold=ca.score_threshold,
-                diff_threshold=ca.diff_threshold,
-                background_topk=ca.background_topk,
-            )
         autocast = config.precision == "bf16" and self.device.type == "cuda"
         self.forward = MultiSourceForward(self.model, self.sources, ca_loss, autocast)
         self.ddp = wrap_ddp(self.forward, self.info, self.device)
@@ -111,12 +127,27 @@ class Trainer:
         if state is not None:
             self._restore(state)
 
+    def _evaluator(self, mean: Sequence[float], std: Sequence[float]) -> PeriodicEvaluator | None:
+        """Evaluation during training, when `eval_every` is set and there is data for it."""
+        if not self.config.eval_every:
+            return None
+        if not self.config.data.eval_sources:
+            if self.info.is_main:
+                print(
+                    "note: eval_every is set but data.eval_sources is empty: no evaluation "
+                    "during training",
+                    file=sys.stderr,
+                )
+            return None
+        return PeriodicEvaluator(self.config, mean, std)
+
     def _validate(self) -> None:
         """Rank 0 checks every source (DataError); the other ranks learn the outcome."""
         error: DataError | None = None
         if self.info.is_main:
+            evaluated = [] if self.evaluator is None else self.evaluator.datasets
             try:
-                for dataset in self.datasets:
+                for dataset in [*self.datasets, *evaluated]:
                     dataset.validate()
             except DataError as err:
                 error = err
@@ -126,9 +157,7 @@ class Trainer:
 
     def _build_model(self, state: dict[str, Any] | None, classes: list[str]) -> LarvSegModel:
         if state is not None:
-            model = LarvSegModel(ModelConfig.from_dict(state["model_config"]))
-            model.load_state_dict(state["model"])
-            return model.train()
+            return model_from_state(state)
         section = self.config.model
         if section.init is None:
             model, report = scratch_model(
@@ -173,6 +202,8 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         if self.bank is not None:
             self.bank.load_state_dict(state["bank"])
+        if self.evaluator is not None:
+            self.evaluator.restore(state.get("best"))
         set_rng_state(state["rng"])
 
     def state(self) -> dict[str, Any]:
@@ -185,6 +216,7 @@ class Trainer:
             "bank": None if self.bank is None else self.bank.state_dict(),
             "rng": rng_state(),
             "config": self.config.to_dict(),
+            "best": None if self.evaluator is None else self.evaluator.best,
         }
 
     def save(self) -> None:
@@ -223,8 +255,25 @@ class Trainer:
                 self.iteration += 1
                 if self.iteration % config.log_every == 0 or self.iteration == end:
                     logger.log(self.iteration, values)
+                last = self.iteration == config.optim.iterations
+                if config.eval_every and (self.iteration % config.eval_every == 0 or last):
+                    self.evaluate(logger)
                 if self.iteration % config.checkpoint_every == 0 or self.iteration == end:
                     self.save()
+
+    def evaluate(self, logger: TrainLogger) -> None:
+        """Evaluate on rank 0 while the other ranks wait; log the results and export a
+        new best model to `OUTPUT_DIR/best/`."""
+        if self.evaluator is None:
+            return
+        if self.info.is_main:
+            values, improved = self.evaluator.evaluate(self.model, self.iteration, self.device)
+            self.model.train()
+            logger.log_eval(self.iteration, values)
+            if improved and self.evaluator.best is not None:
+                export_best(self.model, self.output_dir, self.evaluator.best)
+            logger.message(self.evaluator.summary(self.iteration, values))
+        barrier(self.info)
 
     def step(self, batches: dict[str, dict[str, Any]]) -> dict[str, float]:
         """One optimizer step on a mixed batch; returns the logged values."""
@@ -277,7 +326,7 @@ class Trainer:
         if self.bank is None:
             return
         empty_ids = torch.zeros(0, dtype=torch.long, device=self.device)
-        empty_rows = torch.zeros(0, self.bank_dim, device=self.device)
+        empty_rows = torch.zeros(0, self.bank.dim, device=self.device)
         ids = torch.cat([u[0].long() for u in updates] + [empty_ids])
         rows = torch.cat([u[1].float() for u in updates] + [empty_rows])
         ids, rows = gather_rows(ids, rows, self.info)

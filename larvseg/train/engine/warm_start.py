@@ -29,13 +29,26 @@ from ..errors import WarmStartError
 
 @dataclass(frozen=True)
 class InitReport:
-    """Which training classes got their embedding from the initial checkpoint."""
+    """Where the weights start and how many training classes got their embedding there.
+
+    Attributes:
+        source: the initial checkpoint, or the architecture trained from scratch.
+        matched: classes whose embedding was copied (wnid found in the checkpoint).
+        total: training classes.
+        scratch: True when training starts from random weights (no checkpoint).
+    """
 
     source: str
     matched: int
     total: int
+    scratch: bool = False
 
     def __str__(self) -> str:
+        if self.scratch:
+            return (
+                f"training from scratch: {self.source} with random weights, "
+                f"{self.total} class embeddings initialised at random"
+            )
         return (
             f"initialised from {self.source}: {self.matched}/{self.total} class embeddings "
             f"from matching wnids, {self.total - self.matched} random"
@@ -93,7 +106,7 @@ def scratch_model(
         image_size=image_size,
     )
     model = LarvSegModel(config)
-    return model.train(), InitReport(f"scratch ({backbone})", 0, len(classes))
+    return model.train(), InitReport(backbone, 0, len(classes), scratch=True)
 
 
 def _from_linear(

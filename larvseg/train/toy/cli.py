@@ -1,4 +1,4 @@
-"""`larvseg-toy`: write the procedural toy benchmark (`larvseg.datasets.toy`) to a folder."""
+"""`larvseg-toy`: write the procedural toy benchmark (`larvseg.train.toy.generate`) to a folder."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ import torch
 
 from ...dataclass_io import read_dataclass, to_plain
 from ...vocab.table import wnid_positions
-from ..ca.diagnostics import AttentionShare, attention_share
+from ..ca.diagnostics import AttentionShare, attention_items, attention_share
 from ..config import DataSourceConfig, TrainConfig
 from ..data.dataset import build_dataset
 from ..engine.trainer import Trainer
@@ -139,8 +139,7 @@ def run_toy(
     model = trainer.model
     mean, std = model.config.mean, model.config.std
     scenes = build_dataset(_scene_masks(root), mean, std, train=False)
-    read = (scenes[i] for i in range(min(DIAGNOSTIC_IMAGES, len(scenes))))
-    items = [item for item in read if item is not None]
+    items = list(attention_items(scenes, model, DIAGNOSTIC_IMAGES))
     scene_ids = torch.from_numpy(wnid_positions(model.config.categories, scenes.classes))
     scene_novel = torch.tensor([w in novel_wnids for w in scenes.classes])
     ca_loss = trainer.forward.ca_loss

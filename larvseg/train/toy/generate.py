@@ -18,7 +18,7 @@ is exercised:
     out/manifest.json          the spec, the classes (wnid, name, role, pattern), counts
 
 Classes are real WordNet 3.0 synsets (their wnids), each drawn as its own texture
-pattern (`larvseg.datasets.textures`). Every image is drawn from its own generator
+pattern (`larvseg.train.toy.textures`). Every image is drawn from its own generator
 seeded by `(seed, split, index)`, so changing one count leaves the other images as
 they were.
 """

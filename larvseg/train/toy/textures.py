@@ -1,4 +1,4 @@
-"""Procedural textures and region layouts for the toy benchmark (`larvseg.datasets.toy`).
+"""Procedural textures and region layouts for the toy benchmark (`larvseg.train.toy.generate`).
 
 A class is a texture *pattern* (family, orientation, period); every region of it gets
 its own random colours, phase and a small jitter of angle and period. Colours are

@@ -1,4 +1,4 @@
-"""Augmentation (method.md section 4): shapes, label handling, flips, exact reproducibility."""
+"""Augmentation (docs/method.md): shapes, label handling, flips, exact reproducibility."""
 
 from __future__ import annotations
 

@@ -1,7 +1,10 @@
-"""Two CPU processes (gloo): different data per rank, identical weights and memory banks."""
+"""Two CPU processes (gloo): different data per rank, identical weights and memory banks,
+evaluation on rank 0 while the other waits."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,7 +42,11 @@ def test_two_gloo_ranks_hold_identical_weights_and_banks(
     tmp_path: Path, run_config: Callable[..., TrainConfig], spawn_two_ranks: Callable[..., None]
 ) -> None:
     # data and the initial model are written once, before the ranks start
-    spawn_two_ranks(_worker, tmp_path, run_config(tmp_path, iterations=3, checkpoint_every=3))
+    config = run_config(tmp_path, iterations=3, checkpoint_every=3)
+    # rank 0 evaluates after iteration 2 (and 3) while rank 1 waits, then both go on
+    config.data.eval_sources = [dataclasses.replace(config.data.sources[0], name="val")]
+    config.eval_every = 2
+    spawn_two_ranks(_worker, tmp_path, config)
     rank0 = torch.load(tmp_path / "rank0.pt", weights_only=False)
     rank1 = torch.load(tmp_path / "rank1.pt", weights_only=False)
     assert rank0["paths"] != rank1["paths"]  # each rank reads its own shard
@@ -54,3 +61,6 @@ def test_two_gloo_ranks_hold_identical_weights_and_banks(
     # 3 steps x 2 ranks x 2 image-level sources x 2 images x >= 1 label each
     assert int(rank0["bank"]["count"].sum()) >= 3 * 2 * 2 * 2
     assert (tmp_path / "out" / "checkpoints" / "iter_00000003.pt").is_file()
+    evaluated = [json.loads(line) for line in (tmp_path / "out" / "train_log.jsonl").open()]
+    assert [r["iteration"] for r in evaluated if "eval/miou" in r] == [2, 3]
+    assert (tmp_path / "out" / "best" / "best.json").is_file()

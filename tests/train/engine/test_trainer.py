@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from larvseg.train.cli import main
+from larvseg.train.config import TrainConfig
 from larvseg.train.engine.checkpoint import find_checkpoint
 from larvseg.train.engine.trainer import Trainer
-from larvseg.train.errors import TrainConfigError, TrainingError
+from larvseg.train.errors import DataError, TrainConfigError, TrainingError
 
 
 def test_mixed_batch_step_logs_every_source(run_config: Any, tmp_path: Path) -> None:
@@ -57,3 +58,16 @@ def test_source_classes_outside_model_classes_are_a_config_error(
     config.model.classes = config.data.sources[0].classes[:2]  # type: ignore[index]
     with pytest.raises(TrainConfigError, match=r"data source 'seg'.*model\.classes"):
         Trainer(config)
+
+
+def test_model_classes_from_a_class_list_file(run_dict: Any, tmp_path: Path) -> None:
+    data = run_dict(tmp_path)
+    listing = tmp_path / "vocabulary.txt"  # dog, (unused), tench, tabby, person
+    listing.write_text("n02084071\n-\nn01440764\nn02123045\nn00007846\n", encoding="utf-8")
+    data["model"]["classes"] = str(listing)
+    trainer = Trainer(TrainConfig.from_dict(data))
+    expected = ["n02084071", "n01440764", "n02123045", "n00007846"]
+    assert trainer.model.config.categories == expected
+    data["model"]["classes"] = str(tmp_path / "missing.txt")
+    with pytest.raises(DataError, match=r"^model\.classes: classes file .*missing\.txt not found"):
+        Trainer(TrainConfig.from_dict(data))

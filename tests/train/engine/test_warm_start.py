@@ -78,7 +78,11 @@ def test_from_scratch_builds_the_requested_architecture() -> None:
     classes = [IN_1K[0], NOT_IN_1K]
     kwargs = {"patch_size": 8, "embed_dim": 48, "depth": 2, "num_heads": 2, "img_size": 32}
     model, report = scratch_model("vit_tiny_patch16_224", kwargs, classes, image_size=32)
-    assert (report.matched, report.total) == (0, 2) and "scratch" in str(report)
+    assert (report.matched, report.total, report.scratch) == (0, 2, True)
+    assert str(report) == (
+        "training from scratch: vit_tiny_patch16_224 with random weights, "
+        "2 class embeddings initialised at random"
+    )
     assert model.config.categories == classes and model.config.backbone_kwargs == kwargs
     assert model.patch_size == 8 and model.training
     with torch.no_grad():
