@@ -1,11 +1,21 @@
 """Inference speed and memory: ViT-B/16 with 21,843 classes (random weights).
 
-Prints, for a 512x512 image, the backbone time, the floor (backbone + head matmul),
-`LarvSeg.segment()` time, their ratio and peak RSS, in fp32 and under bf16 autocast;
-the same for an 8000x6000 image; and how many label pixels bf16 and fp32 agree on.
-Each measurement runs in a fresh process so its peak RSS is its own.
+On CPU (the default) it prints, for a 512x512 image, the backbone time, the floor
+(backbone + head matmul), `LarvSeg.segment()` time, their ratio and peak RSS, in fp32
+and under bf16 autocast; the same for an 8000x6000 image; and how many label pixels
+bf16 and fp32 agree on. Each measurement runs in a fresh process so its peak RSS is
+its own.
+
+With `--device cuda` it prints throughput instead (images/s at 512x512, a batch of
+images per forward): the network in fp32, then under bf16 autocast, with timm's SDPA
+attention (F.scaled_dot_product_attention) instead of the explicit softmax, with
+channels-last inputs, optionally `torch.compile`d, and the whole `segment()` path
+(`predict_labels`, decoding on the CPU). One image is about 250 GFLOP (1,024 tokens),
+so TFLOP/s = images/s / 4. `--throughput` prints that table on any device (a smoke
+test on CPU: `--throughput --batch 1 --iters 1`).
 
     python benchmarks/inference.py [--repeats 5] [--threads 2]
+    python benchmarks/inference.py --device cuda [--batch 64] [--iters 20] [--compile]
 """
 
 from __future__ import annotations
@@ -38,7 +48,8 @@ def make_image(height: int, width: int) -> np.ndarray:
     return np.asarray(photo.resize((width, height), Image.Resampling.BILINEAR))
 
 
-def build_segmenter(dtype: str | None):
+def build_segmenter(dtype: str | None, image_size: int = 512):
+    """ViT-B/16 with a random 21,843-class linear head (the default model's shape) on CPU."""
     import torch
     from timm.data import ImageNetInfo
 
@@ -49,13 +60,72 @@ def build_segmenter(dtype: str | None):
         backbone="vit_base_patch16_224",
         classifier="linear",
         categories=list(ImageNetInfo("imagenet-21k-goog").label_names()),
-        image_size=512,
+        image_size=image_size,
         mean=(0.5, 0.5, 0.5),
         std=(0.5, 0.5, 0.5),
     )
     model = LarvSegModel(config)
     torch.nn.init.normal_(model.classifier.head.weight, std=0.02)  # type: ignore[union-attr]
     return LarvSeg(model, device="cpu", dtype=dtype)
+
+
+GFLOP_PER_IMAGE = 250  # ViT-B/16 at 512x512 (1,024 tokens) with a 21,843-class head
+
+
+def set_sdpa(model, enabled: bool) -> None:
+    """Switch timm's attention blocks between SDPA and the explicit softmax."""
+    for module in model.modules():
+        if hasattr(module, "fused_attn"):
+            module.fused_attn = enabled
+
+
+def throughput_rows(device: str, batch: int, iters: int, compile_model: bool) -> list[tuple]:
+    """(variant, images/s) of the network and of `predict_labels` at 512x512."""
+    import torch
+
+    from larvseg.pipeline.labeling import ItemAssignment
+    from larvseg.pipeline.predict import PredictOptions, predict_labels
+    from larvseg.pipeline.windows import autocast_context
+
+    segmenter = build_segmenter(None)
+    model = segmenter.model.to(device)
+    dev = torch.device(device)
+    x = torch.randn(batch, 3, 512, 512, device=dev)
+
+    def rate(fn, inputs, dtype) -> float:
+        def step() -> None:
+            with torch.inference_mode(), autocast_context(dev, dtype):
+                fn(inputs)
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+
+        return batch / median_seconds(step, iters, warmup=True)
+
+    rows = []
+    variants = [
+        ("fp32, explicit attention", None, False, False),
+        ("bf16 autocast, explicit attention", torch.bfloat16, False, False),
+        ("bf16 + SDPA", torch.bfloat16, True, False),
+        ("bf16 + SDPA + channels-last", torch.bfloat16, True, True),
+    ]
+    for name, dtype, sdpa, channels_last in variants:
+        set_sdpa(model, sdpa)
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        model = model.to(memory_format=fmt)
+        rows.append((name, rate(model, x.contiguous(memory_format=fmt), dtype)))
+    if compile_model:
+        compiled = torch.compile(model)
+        x_last = x.contiguous(memory_format=torch.channels_last)
+        rate_compiled = rate(compiled, x_last, torch.bfloat16)
+        rows.append(("bf16 + SDPA + channels-last + torch.compile", rate_compiled))
+    images = [make_image(512, 512)] * batch
+    items = ItemAssignment(
+        torch.arange(model.config.num_classes), model.config.num_classes, "closed"
+    )
+    options = PredictOptions(size=512, batch_size=batch, autocast_dtype=torch.bfloat16)
+    seconds = median_seconds(lambda: predict_labels(model, images, items, options), iters, True)
+    rows.append(("segment path (predict_labels), bf16 + SDPA", batch / seconds))
+    return rows
 
 
 def worker(size_name: str, dtype: str | None, repeats: int, threads: int, labels_out: str) -> None:
@@ -116,11 +186,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="cpu (latency table) or cuda[:N]")
+    parser.add_argument("--throughput", action="store_true", help="throughput table on any device")
+    parser.add_argument("--batch", type=int, default=64, help="images per forward (throughput)")
+    parser.add_argument("--iters", type=int, default=20, help="timed batches (throughput)")
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile")
     parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         size, dtype, repeats, threads, out = args.worker
         worker(size, None if dtype == "fp32" else dtype, int(repeats), int(threads), out)
+        return
+    if args.throughput or args.device != "cpu":
+        import torch
+
+        torch.set_num_threads(args.threads)
+        rows = throughput_rows(args.device, args.batch, args.iters, args.compile)
+        name = torch.cuda.get_device_name(args.device) if "cuda" in args.device else "CPU"
+        print(
+            f"ViT-B/16, 21,843 classes, 512x512, {name}, batch {args.batch}, "
+            f"median of {args.iters} batches; TFLOP/s at {GFLOP_PER_IMAGE} GFLOP per image"
+        )
+        print("| variant | images/s | TFLOP/s | vs fp32 |")
+        print("|---|---|---|---|")
+        for variant, rate in rows:
+            tflops = rate * GFLOP_PER_IMAGE / 1000
+            print(f"| {variant} | {rate:.1f} | {tflops:.1f} | {rate / rows[0][1]:.2f}x |")
         return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -113,6 +113,8 @@ def _coerce_sequence(
         pairs = enumerate(zip(value, args, strict=True))
         return tuple(_coerce(v, t, f"{path}.{i}", error) for i, (v, t) in pairs)
     item = args[0] if args else Any
+    if item in (str, int) and all(type(v) is item for v in value):  # e.g. 21K wnids: fast
+        return list(value) if origin is list else tuple(value)
     items = [_coerce(v, item, f"{path}.{i}", error) for i, v in enumerate(value)]
     return items if origin is list else tuple(items)
 

@@ -90,10 +90,11 @@ def read_config(name_or_path: str) -> dict[str, Any]:
 
 
 def read_weights(name_or_path: str) -> dict[str, torch.Tensor]:
-    """The tensors of `model.safetensors`, on CPU."""
+    """The tensors of `model.safetensors`, on CPU, each read once into its own memory
+    (`pread`, not memory-mapped: the tensors never depend on the file afterwards)."""
     path = fetch_file(name_or_path, WEIGHTS_NAME)
     try:
-        return safetensors.torch.load_file(str(path))
+        return safetensors.torch.load_file(str(path), backend="pread")
     except Exception as err:  # safetensors raises its own error types for corrupt files
         raise CheckpointError(f"{path} is not a readable safetensors file: {err}") from err
 

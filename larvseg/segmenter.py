@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
 
@@ -12,9 +13,11 @@ import torch
 from .config import DEFAULT_MODEL
 from .errors import InputError
 from .modeling.model import LarvSegModel
+from .pipeline.files import ImageFile
 from .pipeline.image import ImageInput, describe_input, load_image
 from .pipeline.labeling import ItemAssignment, assign_items
-from .pipeline.predict import predict_labels
+from .pipeline.loader import FailedImage, LoadedImage, load_batches
+from .pipeline.predict import PredictOptions, input_transform, predict_labels
 from .result import Segmentation
 from .vocab.vocabulary import Category, Vocabulary
 
@@ -39,6 +42,15 @@ def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
     if dtype not in (torch.bfloat16, torch.float16):
         raise InputError(f"dtype={dtype} is not float32, bfloat16 or float16")
     return dtype
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """One file of `LarvSeg.segment_files`: its segmentation, or why it has none."""
+
+    file: ImageFile
+    segmentation: Segmentation | None
+    error: str | None
 
 
 class LarvSeg:
@@ -116,6 +128,7 @@ class LarvSeg:
         mode: str = ...,
         *,
         size: int | None = ...,
+        stride: int | None = ...,
         batch_size: int = ...,
         k: int = ...,
     ) -> Segmentation: ...
@@ -128,6 +141,7 @@ class LarvSeg:
         mode: str = ...,
         *,
         size: int | None = ...,
+        stride: int | None = ...,
         batch_size: int = ...,
         k: int = ...,
     ) -> list[Segmentation]: ...
@@ -139,6 +153,7 @@ class LarvSeg:
         mode: str = "closed",
         *,
         size: int | None = None,
+        stride: int | None = None,
         batch_size: int = 4,
         k: int = 8,
     ) -> Segmentation | list[Segmentation]:
@@ -155,6 +170,10 @@ class LarvSeg:
                 unlabeled (-1).
             size: short side in pixels the image is resized to (default the model's
                 `image_size`); larger inputs are covered by `size x size` sliding windows.
+            stride: patch-embedding stride in pixels, a divisor of the patch size `p`
+                (default `p`): at `p / 2` the network embeds overlapping patches every
+                `p / 2` pixels and decides on a 4 times denser grid, without retraining,
+                for about 4-16 times the compute.
             batch_size: windows per forward pass.
             k: decoding candidates per patch.
 
@@ -164,15 +183,10 @@ class LarvSeg:
         images = image if isinstance(image, list) else [image]
         assignment, items = self.resolve_vocab(vocab, mode)
         arrays = [load_image(x) for x in images]
-        predictions = predict_labels(
-            self.model,
-            arrays,
-            assignment,
-            size=size,
-            batch_size=batch_size,
-            k=k,
-            autocast_dtype=self.autocast_dtype,
+        options = PredictOptions(
+            size=size, stride=stride, batch_size=batch_size, k=k, autocast_dtype=self.autocast_dtype
         )
+        predictions = predict_labels(self.model, arrays, assignment, options)
         results = [
             Segmentation.from_items(
                 labels, scores, items, arr, self.vocabulary, source=describe_input(src)
@@ -180,3 +194,52 @@ class LarvSeg:
             for arr, (labels, scores), src in zip(arrays, predictions, images, strict=True)
         ]
         return results if isinstance(image, list) else results[0]
+
+    def segment_files(
+        self,
+        files: Sequence[ImageFile],
+        vocab: Sequence[Any] | None = None,
+        mode: str = "closed",
+        *,
+        size: int | None = None,
+        stride: int | None = None,
+        batch_size: int = 8,
+        k: int = 8,
+        num_workers: int = 2,
+    ) -> Iterator[FileResult]:
+        """Segment many image files, decoding them in worker processes while the model runs.
+
+        Files are read `batch_size` at a time by `num_workers` DataLoader workers (decode,
+        resize, normalise); the windows of a batch's images run together, up to
+        `batch_size` windows per forward pass. Results come in file order, each as soon as
+        its batch is decoded; an unreadable file gives a result with its error instead
+        of stopping the run. `vocab`, `mode`, `size`, `stride` and `k` are `segment()`'s.
+
+        Yields:
+            A `FileResult` per file.
+        """
+        assignment, items = self.resolve_vocab(vocab, mode)
+        options = PredictOptions(
+            size=size, stride=stride, batch_size=batch_size, k=k, autocast_dtype=self.autocast_dtype
+        )
+        transform = input_transform(self.model, size)
+        loader = load_batches(
+            files, transform, images_per_batch=batch_size, num_workers=num_workers
+        )
+        for batch in loader:
+            ready = [b for b in batch if isinstance(b, LoadedImage)]
+            images, inputs = [b.image for b in ready], [b.input for b in ready]
+            predictions = iter(
+                predict_labels(self.model, images, assignment, options, inputs=inputs)
+                if ready
+                else []
+            )
+            for b in batch:
+                if isinstance(b, FailedImage):
+                    yield FileResult(b.file, None, b.error)
+                    continue
+                labels, scores = next(predictions)
+                result = Segmentation.from_items(
+                    labels, scores, items, b.image, self.vocabulary, source=str(b.file.path)
+                )
+                yield FileResult(b.file, result, None)

@@ -7,6 +7,7 @@ Factories are fixtures too (`make_timm_classifier`, `save_timm_checkpoint`,
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 import timm
 import torch
+import torch.multiprocessing as mp
 from PIL import Image
 from timm.models import save_for_hf
 
@@ -196,3 +198,41 @@ def ade847_tree(shared_data: Path, tmp_path: Path) -> Path:
     """A folder holding `ADE20K_2021_17_01` with the three real full-ADE20K scenes as its
     validation split (the downloaded layout)."""
     return _ade847_tree(tmp_path / "ade847", shared_data / "ade20k-full")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _as_rank(rank: int, port: int, fn: Callable[..., None], args: tuple[Any, ...]) -> None:
+    """One of two processes: the environment torchrun would set, then `fn(rank, *args)`."""
+    os.environ.update(
+        RANK=str(rank),
+        WORLD_SIZE="2",
+        LOCAL_RANK=str(rank),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+    )
+    fn(rank, *args)
+
+
+def _spawn_two_ranks(fn: Callable[..., None], *args: Any, attempts: int = 3) -> None:
+    """Run `fn(rank, *args)` on 2 ranks; retry (new port) when gloo's TCP transport drops a
+    connection between the local processes, a known gloo flake (pytorch/pytorch#53270)
+    seen here about once in 30 runs. Any other failure is raised at once."""
+    for attempt in range(attempts):
+        try:
+            mp.spawn(_as_rank, args=(_free_port(), fn, args), nprocs=2, join=True)
+            return
+        except mp.ProcessRaisedException as err:
+            if "gloo/transport/tcp" not in str(err) or attempt == attempts - 1:
+                raise
+
+
+@pytest.fixture(scope="session")
+def spawn_two_ranks() -> Callable[..., None]:
+    """Factory: `spawn_two_ranks(fn, *args)` runs `fn(rank, *args)` (a module-level
+    function) in two processes with torchrun's environment, as gloo ranks on CPU."""
+    return _spawn_two_ranks

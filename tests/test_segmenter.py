@@ -11,6 +11,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from larvseg import LarvSeg, VocabularyError
+from larvseg.errors import InputError
+from larvseg.pipeline.files import ImageFile
 from larvseg.pipeline.preprocess import normalize, resize_to_model
 
 
@@ -52,6 +54,44 @@ def test_all_categories_equals_full_upsampling_argmax(segmenter: LarvSeg, square
     probs = upsample(logits.softmax(0), (300, 300)).gather(0, ref[None])[0].numpy()
     np.testing.assert_allclose(seg.scores, probs, atol=1e-6)
     assert sorted(np.unique(seg.labels)) == list(range(len(seg.categories)))
+
+
+def dense_reference(logits: torch.Tensor, model_size: int, out_size: int) -> torch.Tensor:
+    """`(K, h, w)` logits of overlapping 16-pixel patches every 8 pixels, sampled at the
+    centres of `out_size` pixels (cell i sits at 8 i + 8 model pixels): grid_sample."""
+    cells = logits.shape[-1]
+    src = ((torch.arange(out_size) + 0.5) * model_size / out_size - 8) / 8
+    coords = 2 * src / (cells - 1) - 1
+    grid = torch.stack(torch.meshgrid(coords, coords, indexing="xy"), dim=-1)[None]
+    return F.grid_sample(
+        logits[None], grid, mode="bilinear", padding_mode="border", align_corners=True
+    )[0]
+
+
+def test_half_patch_stride_decides_on_the_dense_grid(segmenter: LarvSeg, square_photo) -> None:
+    seg = segmenter.segment(square_photo, stride=8, k=1000)
+    config = segmenter.model.config
+    resized = resize_to_model(square_photo, config.image_size, 16)
+    with torch.no_grad():
+        logits = segmenter.model(normalize(resized, config.mean, config.std)[None], stride=8)[0]
+    assert logits.shape[1:] == ((resized.shape[0] - 16) // 8 + 1,) * 2
+    ref = dense_reference(logits, resized.shape[0], 300)
+    winners = np.array([c.wnid for c in seg.categories])[seg.labels]
+    ref_winners = np.array(config.categories)[ref.argmax(0).numpy()]
+    assert (winners == ref_winners).mean() > 0.999  # float ties aside, the same decisions
+    probs = dense_reference(logits.softmax(0), resized.shape[0], 300)
+    probs = probs.gather(0, ref.argmax(0)[None])[0]  # the winner's upsampled probability
+    same = winners == ref_winners
+    np.testing.assert_allclose(seg.scores[same], probs.numpy()[same], atol=1e-5)
+
+
+def test_stride_of_the_patch_size_is_the_default_path(segmenter: LarvSeg, square_photo) -> None:
+    default = segmenter.segment(square_photo, vocab=["dog.n.01", "cat.n.01"])
+    explicit = segmenter.segment(square_photo, vocab=["dog.n.01", "cat.n.01"], stride=16)
+    assert np.array_equal(default.labels, explicit.labels)
+    assert np.array_equal(default.scores, explicit.scores)
+    with pytest.raises(InputError, match="divisor of the patch size 16"):
+        segmenter.segment(square_photo, stride=5)
 
 
 def test_closed_vocabulary_decides_among_covered_categories(
@@ -143,3 +183,22 @@ def test_bad_vocabularies_and_modes_are_named(segmenter: LarvSeg, square_photo) 
         segmenter.segment(square_photo, vocab=["dog.n.01"], mode="half")
     with pytest.raises(ValueError, match="dtype"):
         LarvSeg(segmenter.model, dtype="int8")
+
+
+def test_segment_files_equals_segment_and_reports_bad_files(
+    segmenter: LarvSeg, real_images, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"no")
+    paths = [real_images[0], broken, real_images[1], real_images[2]]
+    files = [ImageFile(p, p.stem) for p in paths]
+    vocab = ["dog.n.01", "cat.n.01"]
+    results = list(segmenter.segment_files(files, vocab, batch_size=3, num_workers=1))
+    assert [r.file.path for r in results] == paths
+    assert results[1].segmentation is None and "broken.png" in (results[1].error or "")
+    for result in (results[0], results[2], results[3]):
+        assert result.error is None and result.segmentation is not None
+        alone = segmenter.segment(result.file.path, vocab)
+        assert np.array_equal(result.segmentation.labels, alone.labels)
+        np.testing.assert_allclose(result.segmentation.scores, alone.scores, atol=1e-6)
+        assert result.segmentation.categories == alone.categories

@@ -66,7 +66,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--size", type=int, help="short side images are resized to (default: the model's)"
     )
     parser.add_argument("--window", type=int, help="sliding-window side (default: --size)")
-    parser.add_argument("--stride", type=int, help="window step (default: 2/3 of the window)")
+    parser.add_argument(
+        "--window-step", type=int, help="sliding-window step (default: 2/3 of the window)"
+    )
+    parser.add_argument(
+        "--stride",
+        type=int,
+        help="patch-embedding stride, a divisor of the patch size (default: the patch size)",
+    )
     parser.add_argument("--limit", type=int, help="evaluate only the first N images")
     parser.set_defaults(func=run)
 
@@ -105,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         PredictOptions(
             size=args.size,
             window=args.window,
+            window_step=args.window_step,
             stride=args.stride,
             autocast_dtype=resolve_dtype("bf16" if args.bf16 else None),
         ),

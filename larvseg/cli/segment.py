@@ -1,15 +1,30 @@
-"""`larvseg segment`: segment image files and write labels, overlay and category list."""
+"""`larvseg segment`: segment image files, folders and patterns; write labels, overlay,
+category list per image and a summary of the run.
+
+Under `torchrun --nproc-per-node N -m larvseg segment ...` each of the N processes
+(one per GPU) segments its own share of the files.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
 from ..config import DEFAULT_MODEL
-from ..errors import ImageError
+from ..errors import LarvSegError
+
+if TYPE_CHECKING:
+    from ..distributed import DistInfo
+    from ..segmenter import FileResult
+
+SUMMARY_NAME = "larvseg-summary.json"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,12 +33,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "segment",
         help="segment images into WordNet categories",
         description=(
-            "Segment each IMAGE and write OUT_DIR/<name>_labels.png (16-bit: 0 = unlabeled, "
-            "i = category i of the JSON), OUT_DIR/<name>_overlay.png and OUT_DIR/<name>.json "
-            "(categories with pixel counts)."
+            "Segment each image (files, folders, glob patterns) and write "
+            "OUT_DIR/<name>_labels.png (16-bit: 0 = unlabeled, i = category i of the JSON), "
+            "OUT_DIR/<name>_overlay.png and OUT_DIR/<name>.json (categories with pixel counts); "
+            "<name> is the file's path under a named folder, or its stem. Files are decoded "
+            "in worker processes while the model runs. A file that cannot be read is listed "
+            f"with the reason in OUT_DIR/{SUMMARY_NAME} and the command exits with 1 at the "
+            "end. Under torchrun every process takes its own share of the files: "
+            "`torchrun --nproc-per-node N -m larvseg segment ...` for N GPUs."
         ),
     )
-    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
+    parser.add_argument(
+        "images",
+        nargs="+",
+        metavar="IMAGE",
+        help="image files, folders (their images) or glob patterns such as 'photos/*.jpg'",
+    )
+    parser.add_argument(
+        "-r", "--recursive", action="store_true", help="also take images in subfolders"
+    )
     parser.add_argument(
         "--model",
         default=DEFAULT_MODEL,
@@ -49,26 +77,117 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--size", type=int, help="short side the image is resized to (default: the model's)"
     )
+    parser.add_argument(
+        "--stride",
+        type=int,
+        help="patch-embedding stride, a divisor of the patch size: half the patch decides "
+        "on a 4x denser grid for about 4-16x the compute (default: the patch size)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=8,
+        help="images decoded together and windows per forward pass (default: 8)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="image decoding processes (default: 2)"
+    )
+    parser.add_argument(
+        "--fail-fast", action="store_true", help="stop at the first file that cannot be read"
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Segment every image; a failing image is reported and the others still run."""
-    from ..segmenter import LarvSeg  # torch and timm load only when this command runs
+    """Segment every file of this process's share; 1 if any file failed on any process."""
+    # torch and timm load only when this command runs
+    from ..distributed import destroy_distributed, init_distributed
 
-    model = LarvSeg.from_pretrained(
-        args.model, device=args.device, dtype="bf16" if args.bf16 else None
-    )
+    info, device = init_distributed()
+    try:
+        return _segment(args, info, device if args.device == "auto" else args.device)
+    finally:
+        destroy_distributed()
+
+
+def _segment(args: argparse.Namespace, info: DistInfo, device: Any) -> int:
+    from ..distributed import gather_objects
+    from ..pipeline.files import find_images, shard
+    from ..segmenter import LarvSeg
+
+    found = find_images(args.images, args.recursive)
+    mine = shard(found.files, info.rank, info.world_size)
+    model = LarvSeg.from_pretrained(args.model, device=device, dtype="bf16" if args.bf16 else None)
     model.resolve_vocab(args.vocab, args.mode)  # a bad vocabulary fails before any image
+    failed = [{"path": p, "reason": r} for p, r in found.missing] if info.is_main else []
+    for entry in failed:
+        tqdm.write(f"larvseg segment: skipped {entry['path']}: {entry['reason']}", file=sys.stderr)
     out_dir = Path(args.output_dir)
-    failed = 0
-    for path in tqdm(args.images, desc="segment", unit="image", disable=len(args.images) < 2):
-        try:
-            result = model.segment(path, vocab=args.vocab, mode=args.mode, size=args.size)
-        except ImageError as err:
-            tqdm.write(f"larvseg segment: skipped: {err}", file=sys.stderr)
-            failed += 1
+    start = time.perf_counter()
+    segmented = 0
+    if not (failed and args.fail_fast):
+        results = model.segment_files(
+            mine,
+            args.vocab,
+            args.mode,
+            size=args.size,
+            stride=args.stride,
+            batch_size=args.batch_size,
+            num_workers=args.workers,
+        )
+        with tqdm(total=len(mine), desc="segment", unit="image", disable=not info.is_main) as bar:
+            segmented = _write_all(results, out_dir, failed, args.fail_fast, bar)
+    seconds = time.perf_counter() - start
+    ranks = gather_objects({"segmented": segmented, "failed": failed, "seconds": seconds}, info)
+    if info.is_main:
+        _write_summary(out_dir / SUMMARY_NAME, ranks, len(found.files))
+    return 1 if any(rank["failed"] for rank in ranks) else 0
+
+
+def _write_all(
+    results: Iterable[FileResult],
+    out_dir: Path,
+    failed: list[dict[str, str]],
+    fail_fast: bool,
+    bar: tqdm,
+) -> int:
+    """Write each result's files as it comes; failures go to `failed` (with `fail_fast`,
+    the first one ends the loop). Returns the number of images written."""
+    written = 0
+    for result in results:
+        bar.update()
+        error = result.error
+        if result.segmentation is not None:
+            try:
+                result.segmentation.save(out_dir / result.file.name)
+            except (OSError, LarvSegError) as err:
+                error = f"cannot write its outputs: {err}"
+        if error is None:
+            written += 1
             continue
-        written = result.save(out_dir / Path(path).stem)
-        tqdm.write(" ".join(str(p) for p in written.values()))
-    return 1 if failed else 0
+        failed.append({"path": str(result.file.path), "reason": error})
+        tqdm.write(f"larvseg segment: failed {result.file.path}: {error}", file=sys.stderr)
+        if fail_fast:
+            break
+    return written
+
+
+def _write_summary(path: Path, ranks: list[dict[str, Any]], files: int) -> None:
+    """The run's summary JSON, and one line about it on stdout."""
+    segmented = sum(rank["segmented"] for rank in ranks)
+    failed = [entry for rank in ranks for entry in rank["failed"]]
+    seconds = max(rank["seconds"] for rank in ranks)
+    summary = {
+        "files": files,
+        "segmented": segmented,
+        "failed": failed,
+        "seconds": round(seconds, 3),
+        "images_per_second": round(segmented / seconds, 3) if seconds > 0 else None,
+        "segmented_per_process": [rank["segmented"] for rank in ranks],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    print(
+        f"segmented {segmented} images in {seconds:.1f} s ({segmented / max(seconds, 1e-9):.2f} "
+        f"images/s), {len(failed)} failed; summary: {path}"
+    )

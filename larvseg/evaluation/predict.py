@@ -11,7 +11,6 @@ scored (IoU 0 where it occurs) with `allow_uncovered`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -19,32 +18,11 @@ import torch
 from ..errors import EvaluationError, VocabularyError
 from ..modeling.model import LarvSegModel
 from ..pipeline.labeling import ItemAssignment
-from ..pipeline.predict import predict_labels
+from ..pipeline.predict import PredictOptions, predict_labels
 from ..vocab.table import Category
 from ..vocab.vocabulary import Vocabulary, listing
 
 SHOWN_UNCOVERED = 10
-
-
-@dataclass(frozen=True)
-class PredictOptions:
-    """How images are scored, as `segment()` takes it.
-
-    Attributes:
-        size: short side images are resized to (None = the model's `image_size`).
-        window: sliding-window side in pixels, a multiple of the patch size (None =
-            `size`); stride: window step (None = 2/3 of the window, whole patches).
-        k: decoding candidates per patch, as in `segment()`; None = exact argmax.
-        batch_size: windows per forward pass.
-        autocast_dtype: `torch.bfloat16` to run the network under autocast.
-    """
-
-    size: int | None = None
-    window: int | None = None
-    stride: int | None = None
-    k: int | None = 8
-    batch_size: int = 4
-    autocast_dtype: torch.dtype | None = None
 
 
 DEFAULT_OPTIONS = PredictOptions()
@@ -112,17 +90,7 @@ class ClassPredictor:
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """Class index `(H, W)` int64 of each pixel of an `(H, W, 3)` uint8 RGB image."""
-        ((labels, _),) = predict_labels(
-            self.model,
-            [image],
-            self.assignment,
-            size=self.options.size,
-            window=self.options.window,
-            stride=self.options.stride,
-            batch_size=self.options.batch_size,
-            k=self.options.k,
-            autocast_dtype=self.options.autocast_dtype,
-        )
+        ((labels, _),) = predict_labels(self.model, [image], self.assignment, self.options)
         return labels.astype(np.int64)
 
 

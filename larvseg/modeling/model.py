@@ -32,17 +32,20 @@ class LarvSegModel(nn.Module):
     Args:
         config: the architecture and vocabulary (random weights; load trained ones
             with `from_pretrained`).
+        init_weights: False skips timm's initialisation of the backbone (for weights
+            that are loaded next).
     """
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, *, init_weights: bool = True) -> None:
         super().__init__()
         self.config = config
         classifier: CosineClassifier | LinearClassifier
+        name, kwargs = config.backbone, config.backbone_kwargs
         if config.classifier == "linear":
-            vit = create_timm_vit(config.backbone, config.backbone_kwargs, config.num_classes)
+            vit = create_timm_vit(name, kwargs, config.num_classes, init_weights=init_weights)
             self.backbone, classifier = split_timm_vit(vit)
         else:
-            vit = create_timm_vit(config.backbone, config.backbone_kwargs, 0)
+            vit = create_timm_vit(name, kwargs, 0, init_weights=init_weights)
             self.backbone = ViTBackbone(vit)
             width = self.backbone.width
             classifier = CosineClassifier(width, config.embed_dim or width, config.num_classes)
@@ -65,17 +68,32 @@ class LarvSegModel(nn.Module):
         """
         source = str(name_or_path)
         raw = hub.read_config(source)
-        model = cls(checkpoint_config(raw, source))
+        model = cls.skeleton(checkpoint_config(raw, source))
         state = hub.read_weights(source)
         if is_timm_config(raw):
             state = timm_state_dict(state)
-        try:
-            model.load_state_dict(state, strict=True)
+        try:  # the model takes the read tensors as its parameters: no second copy
+            model.load_state_dict(state, strict=True, assign=True)
         except RuntimeError as err:
             raise CheckpointError(
                 f"the weights of {source!r} do not match its config.json: {err}"
             ) from err
-        return model.eval()
+        return model.float().eval()
+
+    @classmethod
+    def skeleton(cls, config: ModelConfig) -> LarvSegModel:
+        """The network of `config` with unallocated (meta) weights, for
+        `load_state_dict(..., assign=True)`: no random initialisation, no memory.
+
+        A backbone with non-persistent buffers (computed at construction, absent from
+        checkpoints) is built on CPU instead, so that those buffers are real.
+        """
+        with torch.device("meta"):
+            model = cls(config, init_weights=False)
+        saved = model.state_dict().keys()
+        if any(name not in saved for name, _ in model.named_buffers()):
+            return cls(config, init_weights=False)
+        return model
 
     def save_pretrained(self, save_directory: str | Path) -> Path:
         """Write `config.json` (with this larvseg's version) + `model.safetensors`, loadable by
@@ -115,10 +133,18 @@ class LarvSegModel(nn.Module):
             )
         return self.classifier
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Patch features `(B, D, H / p, W / p)` of a normalised batch `(B, 3, H, W)`."""
-        return self.backbone(x)
+    def forward_features(self, x: torch.Tensor, stride: int | None = None) -> torch.Tensor:
+        """Patch features `(B, D, h, w)` of a normalised batch `(B, 3, H, W)`: `h = H / p`,
+        or `(H - p) / stride + 1` at a `stride` dividing `p` (see `ViTBackbone`)."""
+        return self.backbone(x, stride)
 
-    def forward(self, x: torch.Tensor, class_indices: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits `(B, C', H / p, W / p)` over all classes or over `class_indices` `(C',)`."""
-        return self.classifier(self.backbone(x), class_indices)
+    def forward(
+        self,
+        x: torch.Tensor,
+        class_indices: torch.Tensor | None = None,
+        *,
+        stride: int | None = None,
+    ) -> torch.Tensor:
+        """Logits `(B, C', h, w)` over all classes or over `class_indices` `(C',)`; `h, w`
+        as in `forward_features`."""
+        return self.classifier(self.backbone(x, stride), class_indices)

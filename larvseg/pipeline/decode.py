@@ -5,7 +5,10 @@ weighted sum of its logits at the pixel's four feature-grid neighbours ("taps").
 Only the taps' top-k classes are scored at image resolution, in bands of rows:
 memory is `O(h * w * k)` plus one band, never `O(C * H * W)`.
 
-All maps are channels-last: logits `(h, w, K)` at feature resolution.
+All maps are channels-last: logits `(h, w, K)` at feature resolution. A grid from
+overlapping patches (patch `p`, stride `s`, `span = p / s`) has cell `i` centred at
+`i s + p / 2` model pixels; `span = 1` is the plain grid, where this is exactly
+`F.interpolate(mode="bilinear", align_corners=False)`.
 """
 
 from __future__ import annotations
@@ -18,13 +21,19 @@ MAX_PRUNED_CANDIDATES = 64  # per quad; above this, dominated candidates are kep
 EXACT_CHUNK = 32  # classes upsampled to image resolution at once by the exact argmax
 
 
-def bilinear_taps(in_size: int, out_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def bilinear_taps(
+    in_size: int, out_size: int, span: int = 1
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Source indices `i0, i1` and weight of `i1` for each output position, `(out_size,)` each.
 
-    Matches `F.interpolate(mode="bilinear", align_corners=False)` with an explicit size.
+    `span = 1` matches `F.interpolate(mode="bilinear", align_corners=False)` with an
+    explicit size. With `span = p / s` (a grid of `in_size` overlapping patches of side
+    `p` every `s` pixels, whose image is `(in_size - 1) s + p` pixels), output position
+    `y` maps to cell `(y + 0.5) (in_size - 1 + span) / out_size - span / 2`, clamped to
+    the grid: the cell centres sit at `i s + p / 2`.
     """
-    scale = in_size / out_size
-    src = ((torch.arange(out_size, dtype=torch.float32) + 0.5) * scale - 0.5).clamp_(min=0)
+    scale = (in_size - 1 + span) / out_size
+    src = ((torch.arange(out_size, dtype=torch.float32) + 0.5) * scale - span / 2).clamp_(min=0)
     i0 = src.floor().long().clamp_(max=in_size - 1)
     i1 = (i0 + 1).clamp_(max=in_size - 1)
     return i0, i1, src - i0
@@ -73,7 +82,7 @@ def _quad_candidates(
 
 
 def upsampled_argmax(
-    logits: torch.Tensor, out_size: tuple[int, int], k: int | None = 8
+    logits: torch.Tensor, out_size: tuple[int, int], k: int | None = 8, span: int = 1
 ) -> torch.Tensor:
     """Argmax over classes of the bilinearly upsampled logits.
 
@@ -90,17 +99,18 @@ def upsampled_argmax(
         logits: `(h, w, K)` float logits at feature resolution.
         out_size: `(H, W)` output size.
         k: candidates per tap, or None for the exact argmax.
+        span: patch size over stride of the grid (see `bilinear_taps`).
 
     Returns:
         `(H, W)` int64 class indices into `K`.
     """
     if k is None:
-        return _exact_upsampled_argmax(logits, out_size)
+        return _exact_upsampled_argmax(logits, out_size, span)
     height, width, classes = logits.shape
     flat = logits.reshape(height * width, classes)
     candidates, values, counts = _quad_candidates(flat, height, width, min(k, classes))
-    y0, _, wy = bilinear_taps(height, out_size[0])
-    x0, _, wx = bilinear_taps(width, out_size[1])
+    y0, _, wy = bilinear_taps(height, out_size[0], span)
+    x0, _, wx = bilinear_taps(width, out_size[1], span)
     taps = (y0, wy, x0, wx)
     out = candidates[..., 0][y0[:, None], x0[None, :]]  # final wherever one candidate is left
     pixel_counts = counts.to(torch.int16)[y0[:, None], x0[None, :]]
@@ -115,18 +125,25 @@ def upsampled_argmax(
     return out
 
 
-def _exact_upsampled_argmax(logits: torch.Tensor, out_size: tuple[int, int]) -> torch.Tensor:
+def upsample(maps: torch.Tensor, out_size: tuple[int, int], span: int = 1) -> torch.Tensor:
+    """Bilinear upsampling of `(N, K, h, w)` maps to `(N, K, H, W)` (see `bilinear_taps`)."""
+    if span == 1:
+        return F.interpolate(maps, size=out_size, mode="bilinear", align_corners=False)
+    y0, y1, wy = bilinear_taps(maps.shape[-2], out_size[0], span)
+    x0, x1, wx = bilinear_taps(maps.shape[-1], out_size[1], span)
+    rows = maps[..., y0, :] * (1 - wy)[:, None] + maps[..., y1, :] * wy[:, None]
+    return rows[..., x0] * (1 - wx) + rows[..., x1] * wx
+
+
+def _exact_upsampled_argmax(
+    logits: torch.Tensor, out_size: tuple[int, int], span: int
+) -> torch.Tensor:
     """`upsampled_argmax` with `k=None`: every class upsampled, a chunk at a time."""
     maps = logits.permute(2, 0, 1)[None].float()
     best = torch.full(out_size, -torch.inf, device=logits.device)
     index = torch.zeros(out_size, dtype=torch.long, device=logits.device)
     for start in range(0, maps.shape[1], EXACT_CHUNK):
-        chunk = F.interpolate(
-            maps[:, start : start + EXACT_CHUNK],
-            size=out_size,
-            mode="bilinear",
-            align_corners=False,
-        )[0]
+        chunk = upsample(maps[:, start : start + EXACT_CHUNK], out_size, span)[0]
         values, indices = chunk.max(dim=0)
         better = values > best
         best = torch.where(better, values, best)
@@ -159,7 +176,10 @@ def _score_pixels(
 
 
 def upsampled_gather(
-    maps: torch.Tensor, index: torch.Tensor, log_normalizer: torch.Tensor | None = None
+    maps: torch.Tensor,
+    index: torch.Tensor,
+    log_normalizer: torch.Tensor | None = None,
+    span: int = 1,
 ) -> torch.Tensor:
     """Bilinearly upsampled value of map `index[y, x]` at each output pixel.
 
@@ -169,6 +189,7 @@ def upsampled_gather(
         log_normalizer: optional `(h, w)`; the maps are then read as
             `exp(maps - log_normalizer)`: with logits and their logsumexp, softmax
             probabilities without materialising the softmax.
+        span: patch size over stride of the grid (see `bilinear_taps`).
 
     Returns:
         `(H, W)` float32, equal to `F.interpolate(maps...)[index[y, x], y, x]`.
@@ -176,8 +197,8 @@ def upsampled_gather(
     height, width, channels = maps.shape
     flat = maps.reshape(height * width, channels)
     norm = None if log_normalizer is None else log_normalizer.reshape(height * width)
-    y0, y1, wy = bilinear_taps(height, index.shape[0])
-    x0, x1, wx = bilinear_taps(width, index.shape[1])
+    y0, y1, wy = bilinear_taps(height, index.shape[0], span)
+    x0, x1, wx = bilinear_taps(width, index.shape[1], span)
 
     def read(cells: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         values = flat[cells, idx]

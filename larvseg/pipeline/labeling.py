@@ -6,7 +6,7 @@ itself and its hyponyms) wins, and how much probability mass that item holds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ from ..vocab.vocabulary import Vocabulary
 from .decode import upsampled_argmax, upsampled_gather
 
 MODES = ("closed", "open")
+ROW_BAND_ELEMENTS = 1 << 27  # logits reduced at once (softmax, logsumexp): 512 MiB of float32
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,14 @@ class ItemAssignment:
             self.assignment, torch.arange(self.num_items)
         )
 
+    @property
+    def decided(self) -> torch.Tensor | None:
+        """The model classes a pixel is decided among, `(C',)` int64: in closed mode those
+        under some item; None = all classes. `label_pixels` reads logits of these only."""
+        if self.mode == "closed" and bool((self.assignment < 0).any()):
+            return (self.assignment >= 0).nonzero().squeeze(1)
+        return None
+
 
 def assign_items(
     vocabulary: Vocabulary, vocab: Sequence[Any] | None, mode: str = "closed"
@@ -70,43 +79,60 @@ def label_pixels(
     items: ItemAssignment,
     out_size: tuple[int, int],
     k: int | None = 8,
+    span: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Label map and confidence at `out_size` from logits over all model classes.
+    """Label map and confidence at `out_size` from feature-resolution logits.
 
     Args:
-        logits: `(h, w, C)` float32 logits at feature resolution (score normalisation
-            already done over all `C` classes).
+        logits: `(h, w, C')` float32 logits of the classes `items.decided` (all `C`
+            classes when it is None), score normalisation already done over all `C`.
         items: the class -> item mapping and mode.
         out_size: `(H, W)` output size.
         k: decoding candidates per patch (see `decode.upsampled_argmax`); None = the
             exact argmax of the upsampled logits.
+        span: patch size over the stride the grid was computed at (`decode.bilinear_taps`).
 
     Returns:
         labels `(H, W)` int32 item indices (-1 = unlabeled in open mode) and scores
         `(H, W)` float32: the bilinearly upsampled softmax mass of the pixel's item (for
         an unlabeled pixel, the mass of all classes under no item).
     """
-    assignment = items.assignment
-    if items.mode == "closed" and bool((assignment < 0).any()):
-        decided = (assignment >= 0).nonzero().squeeze(1)
-        logits = logits[..., decided]
-        assignment = assignment[decided]
-    winners = upsampled_argmax(logits, out_size, k)
+    decided = items.decided
+    assignment = items.assignment if decided is None else items.assignment[decided]
+    if logits.shape[-1] != len(assignment):
+        raise InputError(
+            f"logits have {logits.shape[-1]} classes, the labeling decides among {len(assignment)}"
+        )
+    winners = upsampled_argmax(logits, out_size, k, span)
     if items.mode == "closed" and items.is_identity:  # each class its own item: no regrouping
         labels = winners
-        scores = upsampled_gather(logits, winners, logits.logsumexp(dim=-1))
+        scores = upsampled_gather(logits, winners, _by_rows(_logsumexp, logits), span)
     else:
         labels = assignment[winners]
-        scores = _item_scores(logits, assignment, items.num_items, labels)
+        mass = _by_rows(lambda rows: _item_mass(rows, assignment, items.num_items), logits)
+        slots = torch.where(labels >= 0, labels, items.num_items)
+        scores = upsampled_gather(mass, slots, span=span)
     return labels.to(torch.int32).numpy(), scores.numpy()
 
 
-def _item_scores(
-    logits: torch.Tensor, assignment: torch.Tensor, num_items: int, labels: torch.Tensor
-) -> torch.Tensor:
-    """Upsampled softmax mass `(H, W)` of each pixel's item (-1: of the unassigned classes)."""
+def _by_rows(fn: Callable[[torch.Tensor], torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
+    """`fn(logits)`, row band by row band when the logits exceed `ROW_BAND_ELEMENTS`, so
+    its temporaries stay bounded (dense grids of a large vocabulary)."""
+    height, width, classes = logits.shape
+    band = max(1, ROW_BAND_ELEMENTS // max(1, width * classes))
+    if band >= height:
+        return fn(logits)
+    return torch.cat([fn(logits[start : start + band]) for start in range(0, height, band)])
+
+
+def _logsumexp(logits: torch.Tensor) -> torch.Tensor:
+    return logits.logsumexp(dim=-1)
+
+
+def _item_mass(logits: torch.Tensor, assignment: torch.Tensor, num_items: int) -> torch.Tensor:
+    """Softmax mass `(h, w, R + 1)` of each item; slot `R` holds the unassigned classes."""
     probs = logits.softmax(dim=-1)
     slots = torch.where(assignment >= 0, assignment, num_items)  # unassigned -> extra slot
     mass = probs.new_zeros(*probs.shape[:2], num_items + 1)
     mass.index_add_(2, slots, probs)
-    return upsampled_gather(mass, torch.where(labels >= 0, labels, num_items))
+    return mass

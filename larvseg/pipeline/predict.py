@@ -9,41 +9,55 @@ and the same vocabulary handling (`ItemAssignment`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from ..modeling.backbone import check_stride
 from .labeling import ItemAssignment, label_pixels
 from .network import DenseNetwork
-from .preprocess import normalize, resize_to_model
+from .preprocess import InputTransform
 from .windows import window_logits
 
 
-def model_inputs(
-    model: DenseNetwork, images: Sequence[np.ndarray], size: int
-) -> list[torch.Tensor]:
-    """Each `(H, W, 3)` uint8 image resized (short side `size`, whole patches) and
-    normalised: `(1, 3, H', W')` float32 tensors on the model's device."""
+def input_transform(model: DenseNetwork, size: int | None = None) -> InputTransform:
+    """The resize + normalisation of `model`'s inputs (short side `size`, default the
+    model's `image_size`)."""
     config = model.config
-    return [
-        normalize(resize_to_model(image, size, model.patch_size), config.mean, config.std)[None].to(
-            model.device
-        )
-        for image in images
-    ]
+    return InputTransform(size or config.image_size, model.patch_size, config.mean, config.std)
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    """How `predict_labels` runs; the defaults are `segment()`'s.
+
+    Attributes:
+        size: short side the images are resized to (None = the model's `image_size`).
+        window: sliding-window side (None = `size`); window_step: its step (None = 2/3).
+        stride: patch-embedding stride, a divisor of the patch size `p` (None = `p`): the
+            model decides on a `(p / stride)^2` times denser grid (see `ViTBackbone`).
+        batch_size: windows per forward pass.
+        k: decoding candidates per patch; None = exact argmax of the upsampled logits.
+        autocast_dtype: `torch.bfloat16` (or float16) to run the network under autocast.
+    """
+
+    size: int | None = None
+    window: int | None = None
+    window_step: int | None = None
+    stride: int | None = None
+    batch_size: int = 4
+    k: int | None = 8
+    autocast_dtype: torch.dtype | None = None
 
 
 def predict_labels(
     model: DenseNetwork,
     images: Sequence[np.ndarray],
     items: ItemAssignment,
+    options: PredictOptions | None = None,
     *,
-    size: int | None = None,
-    window: int | None = None,
-    stride: int | None = None,
-    batch_size: int = 4,
-    k: int | None = 8,
-    autocast_dtype: torch.dtype | None = None,
+    inputs: Sequence[torch.Tensor] | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Item label maps (and confidences) of `images` at their own resolution.
 
@@ -52,27 +66,35 @@ def predict_labels(
             onnxruntime, `larvseg.export.onnx.OnnxNetwork`).
         images: `(H, W, 3)` uint8 RGB arrays (`larvseg.pipeline.image.load_image` output).
         items: which model classes make up each requested item, and the mode.
-        size: short side the images are resized to (default the model's `image_size`).
-        window: sliding-window side (default `size`); stride: its step (default 2/3).
-        batch_size: windows per forward pass.
-        k: decoding candidates per patch; None = exact argmax of the upsampled logits.
-        autocast_dtype: `torch.bfloat16` (or float16) to run the network under autocast.
+        options: sizes, windows, stride, batching, decoding (default `PredictOptions()`).
+        inputs: the images already made model inputs by `input_transform(model,
+            options.size)`, `(3, H', W')` each (e.g. in DataLoader workers); default:
+            made here.
 
     Returns:
         Per image: labels `(H, W)` int32 item indices (-1 = unlabeled) and scores
         `(H, W)` float32, see `label_pixels`.
     """
-    size = size or model.config.image_size
-    inputs = model_inputs(model, images, size)
+    options = options or PredictOptions()
+    transform = input_transform(model, options.size)
+    if inputs is None:
+        inputs = [transform(image) for image in images]
+    stride = model.patch_size if options.stride is None else options.stride
+    check_stride(stride, model.patch_size)
+    device = model.device
+    decided = items.decided
     logits = window_logits(
         model,
-        inputs,
-        window or size,
-        stride,
-        batch_size=batch_size,
-        autocast_dtype=autocast_dtype,
+        [x[None].to(device) for x in inputs],
+        options.window or transform.size,
+        options.window_step,
+        stride=stride,
+        keep=None if decided is None else decided.to(device),
+        batch_size=options.batch_size,
+        autocast_dtype=options.autocast_dtype,
     )
+    span = model.patch_size // stride
     return [
-        label_pixels(grid.cpu(), items, image.shape[:2], k)
+        label_pixels(grid.cpu(), items, image.shape[:2], options.k, span)
         for image, grid in zip(images, logits, strict=True)
     ]

@@ -7,6 +7,7 @@ training pipeline all turn pixels into model inputs with it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -49,3 +50,18 @@ def normalize(image: np.ndarray, mean: Sequence[float], std: Sequence[float]) ->
     mean_t = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
     return (tensor / 255.0 - mean_t) / std_t
+
+
+@dataclass(frozen=True)
+class InputTransform:
+    """Pixels -> model input for one model: resize (short side `size`, whole patches),
+    then `normalize`. Plain data, so DataLoader worker processes can run it."""
+
+    size: int
+    patch_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    def __call__(self, image: np.ndarray) -> torch.Tensor:
+        """`(H, W, 3)` uint8 RGB -> `(3, H', W')` float32 on CPU."""
+        return normalize(resize_to_model(image, self.size, self.patch_size), self.mean, self.std)

@@ -184,7 +184,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _train(config: TrainConfig, resume: str | None) -> int:
     """Train (or resume); a run stopped by `TrainingError` exits with 1."""
-    from .engine.distributed import destroy_distributed, init_distributed
+    from ..distributed import destroy_distributed, init_distributed
     from .engine.trainer import Trainer
     from .errors import TrainConfigError, TrainingError
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -102,3 +103,62 @@ def test_help_documents_the_commands() -> None:
     ).stdout
     for option in ("--model", "--vocab", "--mode", "--output-dir", "--device", "--bf16"):
         assert option in out
+
+
+def photo_folder(real_images, root: Path, broken: bool = True) -> list[str]:
+    """root/x/<photo 0..2>.JPEG and root/<photo 3>.JPEG (+ root/x/broken.jpg): output names."""
+    (root / "x").mkdir(parents=True)
+    for i, path in enumerate(real_images[:4]):
+        shutil.copy(path, root / ("x" if i < 3 else "") / path.name)
+    if broken:
+        (root / "x" / "broken.jpg").write_bytes(b"not an image")
+    return [f"x/{p.stem}" for p in real_images[:3]] + [real_images[3].stem]
+
+
+def test_a_folder_is_segmented_recursively_and_a_bad_file_ends_in_the_summary(
+    timm_checkpoint: Path, real_images, tmp_path, capsys
+) -> None:
+    names = photo_folder(real_images, tmp_path / "in")
+    out = tmp_path / "out"
+    args = ["segment", str(tmp_path / "in"), "-r", "--model", str(timm_checkpoint)]
+    code = main([*args, "--device", "cpu", "--batch-size", "3", "--workers", "1", "-o", str(out)])
+    assert code == 1
+    for name in names:
+        assert (out / f"{name}_labels.png").is_file() and (out / f"{name}.json").is_file()
+    summary = json.loads((out / "larvseg-summary.json").read_text())
+    assert summary["files"] == 5 and summary["segmented"] == 4
+    assert summary["failed"] == [
+        {
+            "path": str(tmp_path / "in" / "x" / "broken.jpg"),
+            "reason": summary["failed"][0]["reason"],
+        }
+    ]
+    assert "broken.jpg" in summary["failed"][0]["reason"]
+    assert "broken.jpg" in capsys.readouterr().err
+
+
+def test_fail_fast_stops_at_the_first_bad_file(
+    timm_checkpoint: Path, real_images, tmp_path
+) -> None:
+    photo_folder(real_images, tmp_path / "in")
+    out = tmp_path / "out"
+    code = main(
+        [
+            "segment",
+            str(tmp_path / "in" / "x" / "broken.jpg"),
+            str(tmp_path / "in" / "x"),
+            "--model",
+            str(timm_checkpoint),
+            "--device",
+            "cpu",
+            "--batch-size",
+            "1",
+            "--fail-fast",
+            "-o",
+            str(out),
+        ]
+    )
+    assert code == 1
+    summary = json.loads((out / "larvseg-summary.json").read_text())
+    assert len(summary["failed"]) == 1 and summary["segmented"] == 0  # broken.jpg sorts first
+    assert not list(out.glob("*_labels.png"))

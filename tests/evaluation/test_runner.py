@@ -53,7 +53,7 @@ def test_evaluate_constant_prediction(
         dog_everywhere,
         in_memory([CAT, DOG, BIRD], items),
         {CAT, DOG},
-        PredictOptions(window=64, stride=32),
+        PredictOptions(window=64, window_step=32),
         split="cat and dog are base",
         progress=False,
         readers=readers,

@@ -6,6 +6,7 @@ import importlib.metadata
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -83,6 +84,9 @@ def test_save_and_load_give_identical_outputs(cosine_model: LarvSegModel, tmp_pa
     with torch.no_grad():
         assert torch.equal(cosine_model(x), loaded(x))
     assert loaded.config == replace(cosine_model.config, larvseg_version=larvseg.__version__)
+    # the read tensors became trainable parameters of their own (no file mapping)
+    assert all(isinstance(p, torch.nn.Parameter) and p.requires_grad for p in loaded.parameters())
+    assert all(p.dtype == torch.float32 and not p.is_meta for p in loaded.parameters())
 
 
 def test_checkpoint_of_a_newer_major_version_is_refused(
@@ -123,3 +127,54 @@ def test_config_rejects_bad_values() -> None:
         ModelConfig(categories=["n02084071", "n02084071"])
     with pytest.raises(ConfigError, match="unknown config key 'colour'"):
         ModelConfig.from_dict({"categories": ["n02084071"], "colour": 1})
+
+
+def test_skeleton_allocates_no_weights(tiny_cosine_config: Any) -> None:
+    model = LarvSegModel.skeleton(tiny_cosine_config(["n02084071", "n02121808"]))
+    assert all(t.is_meta for t in [*model.parameters(), *model.buffers()])
+
+
+def test_backbone_with_computed_buffers_is_built_for_real_and_loads_exactly(
+    tiny_cosine_config: Any, tmp_path: Path
+) -> None:
+    """EVA's rotary tables are non-persistent buffers: no checkpoint holds them, so the
+    loader builds such a backbone on CPU instead of the meta device."""
+    config = replace(
+        tiny_cosine_config(["n02084071", "n02121808"]),
+        backbone="eva02_tiny_patch14_224",
+        backbone_kwargs={"depth": 1, "embed_dim": 32, "num_heads": 2, "patch_size": 16},
+    )
+    torch.manual_seed(0)
+    model = LarvSegModel(config).eval()
+    model.save_pretrained(tmp_path)
+    assert not LarvSegModel.skeleton(config).backbone.vit.rope.bands.is_meta
+    loaded = LarvSegModel.from_pretrained(tmp_path)
+    x = torch.randn(1, 3, 64, 48)
+    with torch.no_grad():
+        assert torch.equal(model(x), loaded(x))
+
+
+def test_overlapping_patches_at_every_other_cell_are_the_plain_patches(
+    tiny_cosine_config: Any,
+) -> None:
+    """Known answer at stride p/2: without blocks and position embedding every token is its
+    own patch's, so cell (2i, 2j) of the dense grid is cell (i, j) of the plain one."""
+    config = tiny_cosine_config(["n02084071", "n02121808"])
+    config = replace(config, backbone_kwargs={**config.backbone_kwargs, "depth": 0})
+    torch.manual_seed(0)
+    model = LarvSegModel(config).eval()
+    with torch.no_grad():
+        model.backbone.vit.pos_embed.zero_()
+        x = torch.randn(2, 3, 64, 48)
+        plain = model.forward_features(x)
+        dense = model.forward_features(x, stride=8)
+    assert plain.shape[-2:] == (4, 3) and dense.shape[-2:] == (7, 5)
+    torch.testing.assert_close(dense[..., ::2, ::2], plain, atol=1e-5, rtol=0)
+
+
+def test_stride_is_exact_at_the_patch_size_and_denser_below(cosine_model: LarvSegModel) -> None:
+    x = torch.randn(1, 3, 64, 48)
+    with torch.no_grad():
+        assert torch.equal(cosine_model(x, stride=16), cosine_model(x))
+        assert cosine_model(x, stride=4).shape == (1, 5, 13, 9)
+        assert cosine_model.backbone.vit.patch_embed.proj.stride == (16, 16)  # restored

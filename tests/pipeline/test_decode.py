@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from larvseg.pipeline.decode import bilinear_taps, upsampled_argmax, upsampled_gather
+from larvseg.pipeline.decode import bilinear_taps, upsample, upsampled_argmax, upsampled_gather
 
 
 def full_upsample(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -73,3 +73,33 @@ def test_exact_argmax_without_k() -> None:
         logits.permute(2, 0, 1)[None], size=(37, 50), mode="bilinear", align_corners=False
     )
     assert torch.equal(upsampled_argmax(logits, (37, 50), k=None), full[0].argmax(0))
+
+
+@pytest.mark.parametrize(
+    ("cells", "patch", "stride", "out_size"), [(7, 16, 8, 100), (13, 8, 2, 31)]
+)
+def test_dense_grid_taps_put_each_cell_at_its_patch_centre(
+    cells: int, patch: int, stride: int, out_size: int
+) -> None:
+    """Known answer: a map holding each cell's centre (`i s + p / 2` model pixels) read
+    back at output pixel `y` is that pixel's centre in model pixels, clamped to the
+    first and last cell centres (bilinear interpolation of a linear function is exact)."""
+    model_size = (cells - 1) * stride + patch
+    centres = torch.arange(cells, dtype=torch.float32) * stride + patch / 2
+    i0, i1, w1 = bilinear_taps(cells, out_size, span=patch // stride)
+    ours = centres[i0] * (1 - w1) + centres[i1] * w1
+    pixel = (torch.arange(out_size, dtype=torch.float32) + 0.5) * model_size / out_size
+    torch.testing.assert_close(ours, pixel.clamp(patch / 2, centres[-1].item()))
+
+
+def test_dense_grid_upsampling_argmax_and_gather_agree() -> None:
+    """At span 2 the candidate decoding, the exact argmax and the gather all read the same
+    upsampled maps (`upsample`, the separable taps)."""
+    logits = smooth_logits(9, 11, 40, seed=5)
+    size, span = (61, 47), 2
+    full = upsample(logits.permute(2, 0, 1)[None], size, span)[0]
+    assert torch.equal(upsampled_argmax(logits, size, k=None, span=span), full.argmax(0))
+    assert torch.equal(upsampled_argmax(logits, size, k=40, span=span), full.argmax(0))
+    index = full.argmax(0)
+    expected = full.gather(0, index[None])[0]
+    torch.testing.assert_close(upsampled_gather(logits, index, span=span), expected)

@@ -1,16 +1,17 @@
-"""Sliding windows: placement, batching and averaging."""
+"""Sliding windows: placement, batching, averaging, denser strides and the logit budget."""
 
 from __future__ import annotations
 
-import torch
+from types import SimpleNamespace
 
+import pytest
+import torch
+import torch.nn.functional as F
+
+from larvseg.errors import InputError
 from larvseg.modeling.model import LarvSegModel
-from larvseg.pipeline.windows import (
-    default_stride,
-    tile_windows,
-    window_logits,
-    window_starts,
-)
+from larvseg.pipeline import windows
+from larvseg.pipeline.windows import default_step, tile_windows, window_logits, window_starts
 
 
 def test_window_starts_cover_and_end_at_the_border() -> None:
@@ -18,35 +19,79 @@ def test_window_starts_cover_and_end_at_the_border() -> None:
     assert window_starts(400, 512, 336) == [0]
     assert window_starts(688, 512, 336) == [0, 176]
     assert window_starts(1200, 512, 336) == [0, 336, 672, 688]
-    assert default_stride(512, 16) == 336
+    assert default_step(512, 16) == 336
 
 
 def test_tile_windows_for_several_images() -> None:
-    windows = tile_windows([(64, 96), (64, 64)], window=64, stride=32)
-    assert [(w.image, w.top, w.left) for w in windows] == [(0, 0, 0), (0, 0, 32), (1, 0, 0)]
+    tiles = tile_windows([(64, 96), (64, 64)], window=64, step=32)
+    assert [(w.image, w.top, w.left) for w in tiles] == [(0, 0, 0), (0, 0, 32), (1, 0, 0)]
 
 
-def test_single_window_equals_a_direct_forward(cosine_model: LarvSegModel) -> None:
-    x = torch.randn(1, 3, 64, 64)
+@pytest.mark.parametrize("stride", [None, 16])
+def test_single_window_at_the_patch_stride_is_a_direct_forward(
+    cosine_model: LarvSegModel, stride: int | None
+) -> None:
+    x = torch.randn(1, 3, 64, 48)
     with torch.no_grad():
         direct = cosine_model(x)
-    (logits,) = window_logits(cosine_model, [x], window=64)
-    torch.testing.assert_close(logits, direct[0].permute(1, 2, 0))
+    (logits,) = window_logits(cosine_model, [x], window=64, stride=stride)
+    assert torch.equal(logits, direct[0].permute(1, 2, 0))
 
 
 class PatchMean(torch.nn.Module):
-    """A stand-in model: each patch's 'logit' is the mean of its pixels (window-independent)."""
+    """A stand-in model: each cell's 'logit' is the mean of its p x p patch (independent of
+    the window), at any stride; three 'classes' (the RGB channels)."""
 
     patch_size = 16
+    config = SimpleNamespace(num_classes=3)
 
-    def forward(self, x: torch.Tensor, class_indices: torch.Tensor | None = None) -> torch.Tensor:
-        return torch.nn.functional.avg_pool2d(x, 16)
+    def forward_features(self, x: torch.Tensor, stride: int | None = None) -> torch.Tensor:
+        return F.avg_pool2d(x, 16, stride or 16)
+
+    def classifier(self, features: torch.Tensor) -> torch.Tensor:
+        return features
 
 
-def test_overlapping_windows_average_to_the_window_free_answer() -> None:
+@pytest.mark.parametrize("stride", [16, 8, 4])
+def test_overlapping_windows_average_to_the_window_free_answer(stride: int) -> None:
+    """Windows land on the right cells of the dense grid: cell i covers [i s, i s + p)."""
     model = PatchMean()
-    images = [torch.randn(1, 3, 64, 112), torch.randn(1, 3, 64, 64)]
-    out = window_logits(model, images, window=64, stride=32, batch_size=3)  # type: ignore[arg-type]
+    images = [torch.randn(1, 3, 64, 112), torch.randn(1, 3, 64, 64), torch.randn(1, 3, 96, 80)]
+    out = window_logits(model, images, 64, 32, stride=stride, batch_size=3)  # type: ignore[arg-type]
     for image, logits in zip(images, out, strict=True):
-        expected = torch.nn.functional.avg_pool2d(image, 16)[0].permute(1, 2, 0)
+        expected = F.avg_pool2d(image, 16, stride)[0].permute(1, 2, 0)
+        assert logits.shape == (
+            (image.shape[2] - 16) // stride + 1,
+            (image.shape[3] - 16) // stride + 1,
+            3,
+        )
         torch.testing.assert_close(logits, expected)
+
+
+def test_logit_budget_splits_batches_and_rows_without_changing_the_logits(
+    cosine_model: LarvSegModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images = [torch.randn(1, 3, 64, 96), torch.randn(1, 3, 80, 64)]
+    full = window_logits(cosine_model, images, 64, stride=8, batch_size=4)
+    shapes: list[torch.Size] = []
+    cosine_model.classifier.register_forward_hook(lambda m, i, out: shapes.append(out.shape))
+    budget = 2 * 7 * 5  # two rows of a 64-pixel window's 7 x 7 grid of 5 classes
+    monkeypatch.setattr(windows, "LOGIT_BUDGET", budget)
+    chunked = window_logits(cosine_model, images, 64, stride=8, batch_size=4)
+    assert max(shape.numel() for shape in shapes) == budget
+    for a, b in zip(full, chunked, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+
+
+def test_kept_classes_are_the_slice_of_all_logits(cosine_model: LarvSegModel) -> None:
+    images = [torch.randn(1, 3, 64, 96)]
+    keep = torch.tensor([4, 1])
+    (full,) = window_logits(cosine_model, images, 64, 32, stride=8)
+    (kept,) = window_logits(cosine_model, images, 64, 32, stride=8, keep=keep)
+    assert torch.equal(kept, full[..., keep])
+
+
+@pytest.mark.parametrize("stride", [3, 32, 0])
+def test_stride_must_divide_the_patch(cosine_model: LarvSegModel, stride: int) -> None:
+    with pytest.raises(InputError, match="divisor of the patch size 16"):
+        window_logits(cosine_model, [torch.randn(1, 3, 64, 64)], 64, stride=stride)

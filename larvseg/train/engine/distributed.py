@@ -1,61 +1,15 @@
-"""Multi-process training under `torchrun`: process group, DDP wrapping, gathers.
+"""Multi-process training under `torchrun`: DDP wrapping and the gathers of training.
 
-One process per GPU (or several CPU processes with gloo). Without torchrun's
-environment the run is a single process and every helper is a no-op.
+The process group itself (`DistInfo`, `init_distributed`) is `larvseg.distributed`.
 """
 
 from __future__ import annotations
-
-import os
-from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
-
-@dataclass(frozen=True)
-class DistInfo:
-    """Where this process sits: `rank` of `world_size`, GPU `local_rank`."""
-
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
-
-
-def init_distributed() -> tuple[DistInfo, torch.device]:
-    """Read RANK / WORLD_SIZE / LOCAL_RANK (set by torchrun) and join the process group.
-
-    Uses NCCL with one GPU per process when CUDA is available, gloo on CPU.
-    """
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    info = DistInfo(
-        rank=int(os.environ.get("RANK", "0")),
-        world_size=world_size,
-        local_rank=int(os.environ.get("LOCAL_RANK", "0")),
-    )
-    if torch.cuda.is_available():
-        torch.cuda.set_device(info.local_rank)
-        device = torch.device("cuda", info.local_rank)
-    else:
-        device = torch.device("cpu")
-    if info.enabled and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return info, device
-
-
-def destroy_distributed() -> None:
-    """Leave the process group if one was joined."""
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+from ...distributed import DistInfo
 
 
 def wrap_ddp(module: nn.Module, info: DistInfo, device: torch.device) -> nn.Module:
@@ -64,12 +18,6 @@ def wrap_ddp(module: nn.Module, info: DistInfo, device: torch.device) -> nn.Modu
         return module
     device_ids = [device.index] if device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(module, device_ids=device_ids)
-
-
-def barrier(info: DistInfo) -> None:
-    """Wait for every rank (no-op single-process)."""
-    if info.enabled:
-        dist.barrier()
 
 
 def all_reduce_sum(tensor: torch.Tensor, info: DistInfo) -> torch.Tensor:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...distributed import DistInfo, barrier
 from ...errors import DataError
 from ...evaluation.labelmaps import read_class_list
 from ...modeling.model import LarvSegModel
@@ -35,7 +36,7 @@ from .checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from .distributed import DistInfo, all_reduce_sum, barrier, gather_rows, wrap_ddp
+from .distributed import all_reduce_sum, gather_rows, wrap_ddp
 from .forward import MultiSourceForward, SourceSpec, sample_classes
 from .logger import TrainLogger
 from .optim import build_optimizer, poly_lr

@@ -5,32 +5,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import socket
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
-import torch.multiprocessing as mp
 
+from larvseg.distributed import destroy_distributed, init_distributed
 from larvseg.modeling.model import LarvSegModel
 from larvseg.train.config import TrainConfig
 from larvseg.train.data.sampler import MixedBatchLoader
-from larvseg.train.engine.distributed import destroy_distributed, init_distributed
 from larvseg.train.engine.trainer import Trainer
 
 pytestmark = pytest.mark.slow
 
 
-def _worker(rank: int, tmp_path: Path, port: int, config: TrainConfig) -> None:
-    os.environ.update(
-        RANK=str(rank),
-        WORLD_SIZE="2",
-        LOCAL_RANK=str(rank),
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-    )
+def _worker(rank: int, tmp_path: Path, config: TrainConfig) -> None:
     info, device = init_distributed()
     try:
         trainer = Trainer(config, info, device)
@@ -48,34 +38,15 @@ def _worker(rank: int, tmp_path: Path, port: int, config: TrainConfig) -> None:
         destroy_distributed()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _spawn_two_ranks(tmp_path: Path, config: TrainConfig, attempts: int = 3) -> None:
-    """Run `_worker` on 2 ranks; retry (new port) when gloo's TCP transport drops a
-    connection between the local processes, a known gloo flake (pytorch/pytorch#53270)
-    seen here about once in 30 runs. Any other failure is raised at once."""
-    for attempt in range(attempts):
-        try:
-            mp.spawn(_worker, args=(tmp_path, _free_port(), config), nprocs=2, join=True)
-            return
-        except mp.ProcessRaisedException as err:
-            if "gloo/transport/tcp" not in str(err) or attempt == attempts - 1:
-                raise
-
-
 def test_two_gloo_ranks_hold_identical_weights_and_banks(
-    tmp_path: Path, run_config: Callable[..., TrainConfig]
+    tmp_path: Path, run_config: Callable[..., TrainConfig], spawn_two_ranks: Callable[..., None]
 ) -> None:
     # data and the initial model are written once, before the ranks start
     config = run_config(tmp_path, iterations=3, checkpoint_every=3)
     # rank 0 evaluates after iteration 2 (and 3) while rank 1 waits, then both go on
     config.data.eval_sources = [dataclasses.replace(config.data.sources[0], name="val")]
     config.eval_every = 2
-    _spawn_two_ranks(tmp_path, config)
+    spawn_two_ranks(_worker, tmp_path, config)
     rank0 = torch.load(tmp_path / "rank0.pt", weights_only=False)
     rank1 = torch.load(tmp_path / "rank1.pt", weights_only=False)
     assert rank0["paths"] != rank1["paths"]  # each rank reads its own shard
