@@ -35,7 +35,9 @@ assert Path(larvseg.__file__).parents[1].name == "site-packages", larvseg.__file
 hits = Vocabulary.imagenet21k().search("dog", limit=3)
 assert hits[0].category.name == "dog.n.01", hits
 vit = timm.create_model("vit_tiny_patch16_224", num_classes=1000, depth=1, embed_dim=32, num_heads=2)
-save_for_hf(vit, "tiny", model_args={"depth": 1, "embed_dim": 32, "num_heads": 2})
+save_for_hf(
+    vit, "tiny", model_args={"depth": 1, "embed_dim": 32, "num_heads": 2}, safe_serialization=True
+)
 photo = sorted(Path(sys.argv[1]).glob("*.JPEG"))[0]
 seg = LarvSeg.from_pretrained("tiny", device="cpu").segment(photo, vocab=["animal.n.01", "n03791053"])
 assert seg.labels.shape == seg.image.shape[:2] and seg.categories, seg
