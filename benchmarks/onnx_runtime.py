@@ -22,7 +22,7 @@ from timing import interleaved_medians
 
 from larvseg.export.onnx import OnnxNetwork, export_onnx
 from larvseg.pipeline.labeling import assign_items
-from larvseg.pipeline.predict import model_inputs, predict_labels
+from larvseg.pipeline.predict import PredictOptions, input_transform, predict_labels
 
 
 def main() -> None:
@@ -41,7 +41,8 @@ def main() -> None:
         export_seconds = time.perf_counter() - start
         megabytes = path.stat().st_size / 1e6
         network = OnnxNetwork(path, threads=args.threads)
-        [x] = model_inputs(model, [image], 512)
+        x = input_transform(model, 512)(image)[None]
+        options = PredictOptions(size=512)
 
         def torch_forward() -> torch.Tensor:
             with torch.inference_mode():
@@ -51,16 +52,16 @@ def main() -> None:
             {
                 "network PyTorch": torch_forward,
                 "network onnxruntime": lambda: network(x),
-                "predict_labels PyTorch": lambda: predict_labels(model, [image], items, size=512),
+                "predict_labels PyTorch": lambda: predict_labels(model, [image], items, options),
                 "predict_labels onnxruntime": lambda: predict_labels(
-                    network, [image], items, size=512
+                    network, [image], items, options
                 ),
             },
             args.repeats,
         )
         difference = float((network(x) - torch_forward()).abs().max())
-        [(torch_labels, _)] = predict_labels(model, [image], items, size=512)
-        [(onnx_labels, _)] = predict_labels(network, [image], items, size=512)
+        [(torch_labels, _)] = predict_labels(model, [image], items, options)
+        [(onnx_labels, _)] = predict_labels(network, [image], items, options)
     agreement = float((torch_labels == onnx_labels).mean())
     print(
         f"ViT-B/16, 21,843 classes, 512x512, CPU, {args.threads} threads, "

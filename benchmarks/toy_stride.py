@@ -17,10 +17,10 @@ from pathlib import Path
 
 import torch
 
+from larvseg.evaluation.runner import evaluate
 from larvseg.modeling.model import LarvSegModel
 from larvseg.pipeline.predict import PredictOptions
 from larvseg.train.data.dataset import build_dataset
-from larvseg.train.evaluation.runner import evaluate
 from larvseg.train.schema import load_config
 from larvseg.train.toy.experiment import with_data_root
 from larvseg.train.toy.generate import read_manifest

@@ -205,7 +205,7 @@ class LarvSeg:
         stride: int | None = None,
         batch_size: int = 8,
         k: int = 8,
-        num_workers: int = 2,
+        num_workers: int | None = None,
     ) -> Iterator[FileResult]:
         """Segment many image files, decoding them in worker processes while the model runs.
 
@@ -214,6 +214,8 @@ class LarvSeg:
         `batch_size` windows per forward pass. Results come in file order, each as soon as
         its batch is decoded; an unreadable file gives a result with its error instead
         of stopping the run. `vocab`, `mode`, `size`, `stride` and `k` are `segment()`'s.
+        `num_workers` None: 2 beside a GPU, none beside a CPU model, whose cores they
+        would take (on 2 cores they slow it down; benchmarks/folder.py).
 
         Yields:
             A `FileResult` per file.
@@ -223,6 +225,8 @@ class LarvSeg:
             size=size, stride=stride, batch_size=batch_size, k=k, autocast_dtype=self.autocast_dtype
         )
         transform = input_transform(self.model, size)
+        if num_workers is None:
+            num_workers = 2 if self.device.type == "cuda" else 0
         loader = load_batches(
             files, transform, images_per_batch=batch_size, num_workers=num_workers
         )

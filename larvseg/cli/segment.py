@@ -90,7 +90,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="images decoded together and windows per forward pass (default: 8)",
     )
     parser.add_argument(
-        "--workers", type=int, default=2, help="image decoding processes (default: 2)"
+        "--workers",
+        type=int,
+        help="image decoding processes (default: 2 when the model runs on a GPU, 0 on a CPU, "
+        "where they would take cores from the model)",
     )
     parser.add_argument(
         "--fail-fast", action="store_true", help="stop at the first file that cannot be read"
