@@ -17,6 +17,10 @@ PACKAGE_DATA = [
     "larvseg/vocab/data/benchmarks/ade-150.tsv",
     "larvseg/vocab/data/benchmarks/ade-847.tsv",
     "larvseg/vocab/data/benchmarks/coco-stuff-171.tsv",
+    "larvseg/vocab/data/benchmarks/paper/i124.tsv",
+    "larvseg/vocab/data/benchmarks/paper/i585.tsv",
+    "larvseg/vocab/data/benchmarks/paper/novel-ade-150.tsv",
+    "larvseg/vocab/data/benchmarks/paper/novel-ade-847.tsv",
 ]
 """Non-Python files the package reads at run time (a missing one fails only on a user's machine)."""
 

@@ -403,3 +403,44 @@ def test_tables_are_what_the_script_writes(
     for name in BENCHMARKS:
         written = (tmp_path / f"{name}.tsv").read_text(encoding="utf-8")
         assert written == (packaged / f"{name}.tsv").read_text(encoding="utf-8"), name
+
+
+def test_paper_subsets_are_the_authors_lists() -> None:
+    """I124 / I585 as in HaojunYu1998/LarvSeg mmseg/datasets/imagenet.py @ 35c2e57."""
+    i124, i585 = benchmarks.paper_subset("ade-150"), benchmarks.paper_subset("ade-847")
+    assert len(i124) == 124 and len({p.value for p in i124}) == 124
+    assert len(i585) == 585 and len({p.wnid for p in i585}) == 585  # wnids, not classes
+    for name, subset in (("ade-150", i124), ("ade-847", i585)):
+        table = classes(name)
+        assert [p.value for p in subset] == sorted(p.value for p in subset)
+        assert all(p.name == table[p.value].name and WNID.fullmatch(p.wnid) for p in subset)
+    by_name = {p.paper_name: p for p in i124}
+    assert (by_name["wall"].wnid, by_name["wall"].synset) == ("n04547592", "wall.n.07")
+    assert by_name["person"].wnid == classes("ade-150")[12].wnid == "n00007846"
+    assert "screen door" not in by_name and "lake" not in by_name  # dropped after a pilot
+    assert sum(p.wnid == classes("ade-150")[p.value].wnid for p in i124) == 96
+    ring = next(p for p in i585 if p.value == 207)
+    assert (ring.paper_name, ring.wnid) == ("boxing-ring", "n00445802")
+    assert "n02991302" not in {p.wnid for p in i585}  # "cells" (jail cell): dropped
+
+
+def test_paper_novel_split() -> None:
+    """87 / 755 novel classes by the authors' name comparisons, beside larvseg's 87 / 720."""
+    novel150 = benchmarks.paper_novel("ade-150")
+    assert len(novel150) == 87
+    names150 = {c.name.strip() for c in novel150}
+    assert {"sofa", "earth", "apparel", "ball"} <= names150  # COCO has couch, not sofa
+    assert not {"person", "windowpane", "glass"} & names150
+    mine = {c.name.strip() for c in novel_classes("ade-150")}
+    assert names150 - mine == {"apparel", "ball", "earth", "sofa"}
+    assert mine - names150 == {"blind", "dirt track", "glass", "windowpane"}
+    novel847 = benchmarks.paper_novel("ade-847")
+    assert len(novel847) == 755
+    assert {c.value for c in novel_classes("ade-847")} < {c.value for c in novel847}
+    assert classes("ade-847")[115] in novel847  # "traffic-light" is no COCO name "traffic light"
+    assert classes("ade-847")[7] not in novel847  # bed
+    base = benchmarks.paper_base_wnids("ade-150")
+    assert len(base) == 63 and base.isdisjoint(c.wnid for c in novel150)
+    assert classes("ade-847")[7].wnid in benchmarks.paper_base_wnids("ade-847")  # bed and beds
+    with pytest.raises(ValueError, match="the paper has no class sets of 'coco-stuff-171'"):
+        benchmarks.paper_novel("coco-stuff-171")
