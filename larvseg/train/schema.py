@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from ..config import DATA_ROOT_ENV
-from ..vocab.benchmarks import BENCHMARK_PREFIX
+from ..vocab.benchmarks import BENCHMARK_PREFIX, PAPER_PREFIX
 from .config import DATA_PATH_KEYS, DataSourceConfig, TrainConfig
 from .errors import TrainConfigError
 
@@ -47,7 +47,7 @@ def with_data_root(config: TrainConfig, environ: Mapping[str, str]) -> TrainConf
 
     The paths are each source's (and eval source's) `images`, `annotations`,
     `labels_file` and `classes` file, and a `data.base_classes` file; shipped maps
-    (`benchmark:NAME`) are no paths. They become absolute and `data.root` records the
+    (`benchmark:NAME`) and the paper's split (`paper`, `paper:NAME`) are no paths. They become absolute and `data.root` records the
     root, so applying it again changes nothing.
     """
     root = config.data.root or environ.get(DATA_ROOT_ENV)
@@ -56,7 +56,11 @@ def with_data_root(config: TrainConfig, environ: Mapping[str, str]) -> TrainConf
     base = Path(root).expanduser().absolute()
 
     def under_root(value: Any) -> Any:
-        is_path = isinstance(value, str) and value and not value.startswith(BENCHMARK_PREFIX)
+        is_path = (
+            isinstance(value, str)
+            and value not in ("", "paper")
+            and not value.startswith((BENCHMARK_PREFIX, PAPER_PREFIX))
+        )
         return str(base / value) if is_path and not Path(value).is_absolute() else value
 
     for source in [*config.data.sources, *config.data.eval_sources]:
