@@ -36,7 +36,7 @@ from pathlib import Path
 from nltk.corpus import wordnet as wn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from larvseg.vocab.benchmarks import names  # noqa: E402
+from larvseg.vocab.benchmarks import names
 
 OUTPUT_DIR = Path(__file__).resolve().parents[1] / "larvseg" / "vocab" / "data" / "benchmarks"
 REPOSITORY = "HaojunYu1998/LarvSeg"
@@ -99,9 +99,7 @@ def header(title: str, sources: str, columns: tuple[str, ...]) -> list[str]:
     ]
 
 
-def subset_rows(
-    ours: list[str], pairs: list[tuple[int, str, str]]
-) -> list[tuple[str, ...]]:
+def subset_rows(ours: list[str], pairs: list[tuple[int, str, str]]) -> list[tuple[str, ...]]:
     """(value, our name, paper wnid, its synset, paper name) rows in label order."""
     return [
         (str(value), ours[value], wnid, synset_name(wnid), paper)
@@ -121,7 +119,9 @@ def build(repo: Path) -> dict[str, str]:
 
     names124, ids124 = class_tuples(imagenet, "ImageNet124")
     names585, ids585 = class_tuples(imagenet, "ImageNet585")
-    i124 = subset_rows(ade150, [(by_name150[n], n, w) for n, w in zip(names124, ids124, strict=True)])
+    i124 = subset_rows(
+        ade150, [(by_name150[n], n, w) for n, w in zip(names124, ids124, strict=True)]
+    )
     i585 = subset_rows(
         ade847, [(classes847.index(n), n, w) for n, w in zip(names585, ids585, strict=True)]
     )

@@ -79,7 +79,6 @@ class BaseClasses:
         named = f"{len(wnids)} wnids" if isinstance(spec, list) else spec
         return cls(frozenset(wnids), f"base classes named by {where} ({named})")
 
-
     @classmethod
     def paper(cls, benchmark: str | None, where: str) -> BaseClasses:
         """The paper's split of `benchmark` ("ade-150", "ade-847"): base = the classes

@@ -19,8 +19,9 @@ TRAINING_PACKAGES = {"yaml": "PyYAML"}
 
 EPILOG = """\
 examples:
-  larvseg-train --config configs/larvseg_c171_wa150.yaml --data-root /datasets
-  LARVSEG_DATA=/datasets larvseg-train --config configs/larvseg_c171_wa150.yaml
+  larvseg-train --list-configs                          # the packaged configurations
+  larvseg-train --config larvseg_c171_wa150 --data-root /datasets
+  LARVSEG_DATA=/datasets larvseg-train --config larvseg_c171_wa150
   larvseg-train --config run.yaml --set optim.lr=0.01 --set data.sources.0.batch_size=4
   larvseg-train --config run.yaml --resume              # continue OUTPUT_DIR's latest checkpoint
   torchrun --nproc_per_node 8 -m larvseg.train.cli --config run.yaml
@@ -44,7 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--config", type=Path, help="YAML configuration file (see docs/training.md)"
+        "--config",
+        help="YAML configuration file, or the name of a packaged one (--list-configs; "
+        "see docs/training.md)",
+    )
+    parser.add_argument(
+        "--list-configs", action="store_true", help="print the packaged configurations and exit"
     )
     parser.add_argument(
         "--set",
@@ -131,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         return USAGE_ERROR
     args = build_parser().parse_args(argv)
+    if args.list_configs:
+        from .packaged import list_configs
+
+        print(list_configs())
+        return 0
     return run_command("larvseg-train", lambda: _run(args))
 
 

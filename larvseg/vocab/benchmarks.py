@@ -55,7 +55,7 @@ NOVEL_BASE = "coco-stuff-171"
 BENCHMARK_PREFIX = "benchmark:"
 """A class list written `benchmark:ade-150` names `label_map_wnids("ade-150")`."""
 PAPER_PREFIX = "paper:"
-"""Base classes written `paper:ade-150` are the classes the paper counts base (`paper_base_wnids`)."""
+"""Base classes `paper:ade-150`: the classes the paper counts base (`paper_base_wnids`)."""
 PAPER_SUBSETS = {"ade-150": "i124", "ade-847": "i585"}
 """The paper's ImageNet-21K subset of each ADE benchmark."""
 STORED_VALUES = {"coco-stuff-171": 256, "ade-150": 256, "ade-847": 25 * 256 + 255 + 1}

@@ -32,7 +32,7 @@ EPILOG = """\
 examples:
   larvseg-data imagenet-subset ade-150 --from /data/imagenet21k/train --to /data/imagenet21k/i124
   larvseg-data imagenet-subset ade-847 --from /data/imagenet21k/train --to /data/imagenet21k/i585
-  larvseg-data imagenet-subset ade-150 --as-paper --from /data/imagenet21k/train --to /data/imagenet21k/i124-paper
+  larvseg-data imagenet-subset ade-150 --as-paper --from /data/in21k/train --to /data/in21k/i124p
 """
 
 

@@ -120,7 +120,7 @@ def test_the_papers_split_as_base_classes(tmp_path: Path) -> None:
     assert base_classes(config, "paper:ade-150").wnids != split.wnids
     other = {**val, "name": "own", "classes": [DOG]}
     mixed = TrainConfig.from_dict({"data": {**data["data"], "eval_sources": [val, other]}})
-    with pytest.raises(EvaluationError, match="data.base_classes: 'paper' needs the benchmark"):
+    with pytest.raises(EvaluationError, match=r"data\.base_classes: 'paper' needs the benchmark"):
         base_classes(mixed)
 
 
