@@ -16,10 +16,10 @@ else is computed with nltk's WordNet 3.0:
   hand judgement ("building-other", "playingfield").
 
 A judgement may also replace a unique exact match whose sense is clearly not the one
-meant ("barrels" is not the quantity barrels.n.01). A judgement that repeats the
-automatic match or contradicts a hypernym chain is an error, as is a class left
-unresolved or an ADE-150 class whose synset differs from the ADE-847 class with the
-same full-ADE20K id. Needs WordNet 3.0 for nltk
+meant ("barrels" is not the quantity barrels.n.01), or keep it against a recorded
+doubt (the same synset: "kept: why"). A judgement that contradicts a hypernym chain or
+names no class is an error, as is a class left unresolved or an ADE-150 class whose
+synset differs from the ADE-847 class with the same full-ADE20K id. Needs WordNet 3.0 for nltk
 (`scripts/install_wordnet.sh DIR`), then:
 
     NLTK_DATA=DIR python scripts/build_benchmark_maps.py
@@ -201,8 +201,12 @@ def match_class(
     if complete and len(tied) == 1:
         if judgement is None:
             return tied[0], "exact", ""
-        if judgement[0] == tied[0].name():
-            raise Unresolved(f"{lemmas}: judgement repeats the exact match {tied[0].name()}")
+        if judgement[0] == tied[0].name():  # kept against a recorded doubt
+            return (
+                tied[0],
+                "judgement",
+                f"all lemmas only in {tied[0].name()}, kept: {judgement[1]}",
+            )
         return (
             judged_synset(judgement[0]),
             "judgement",

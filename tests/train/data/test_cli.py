@@ -27,7 +27,7 @@ def write_in21k(root: Path, wnids: list[str]) -> Path:
 
 def test_subset_is_the_benchmark_classes_in_imagenet21k() -> None:
     in21k = set(WordNetTable.packaged().lists["imagenet22k"])
-    for name, count in (("ade-150", 119), ("ade-847", 588)):
+    for name, count in (("ade-150", 119), ("ade-847", 590)):
         subset = imagenet21k_subset(name)
         assert len(subset) == count == len({c.wnid for c in classes(name)} & in21k)
         assert len({c.wnid for c in subset}) == count  # one per synset, first class kept
@@ -74,13 +74,13 @@ def test_refuses_a_wrong_tree_or_a_used_folder(
 
 
 def test_paper_plan_names_folders_by_larvsegs_wnid() -> None:
-    """I124: 124 classes, one paper wnid each; I585: 585 wnids in 579 class folders."""
+    """I124: 124 classes, one paper wnid each; I585: 585 wnids in 580 class folders."""
     i124 = subset_plan("ade-150", as_paper=True)
     assert len(i124) == 124 and all(len(c.sources) == 1 for c in i124)
     wall = next(c for c in i124 if c.wnid == classes("ade-150")[0].wnid)
     assert wall.sources == ("n04547592",)  # the paper's wall.n.07, larvseg's wall.n.01
     i585 = subset_plan("ade-847", as_paper=True)
-    assert sum(len(c.sources) for c in i585) == 585 and len(i585) == 579
+    assert sum(len(c.sources) for c in i585) == 585 and len(i585) == 580
     lockers = next(c for c in i585 if c.wnid == classes("ade-847")[325].wnid)
     assert sorted(lockers.sources) == ["n02933462", "n03683606"]  # "lockers" and "locker"
 
@@ -96,8 +96,8 @@ def test_as_paper_links_the_papers_images(
     argv = ["imagenet-subset", "ade-847", "--as-paper", "--from", str(source), "--to", str(target)]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"ade-847 I585 (the paper's): 579 classes; 2 found in {source}")
-    assert "(2 new, 0 already there); 577 missing" in out
+    assert out.startswith(f"ade-847 I585 (the paper's): 580 classes; 2 found in {source}")
+    assert "(2 new, 0 already there); 578 missing" in out
     assert (target / wall.wnid).resolve() == (source / wall.sources[0]).resolve()
     merged = sorted(p.name for p in (target / lockers.wnid).iterdir())  # two folders' images
     assert merged == sorted(f"{w}_1.JPEG" for w in lockers.sources)
