@@ -176,7 +176,8 @@ def link_subset(name: str, source: Path, target: Path, as_paper: bool = False) -
             "folders; use an empty or new folder (the training source reads every folder in "
             "it as a class)"
         )
-    linked, kept = [], []
+    linked: list[str] = []
+    kept: list[str] = []
     for c in wanted:
         if c.wnid in present:
             try:
