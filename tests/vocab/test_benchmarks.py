@@ -262,6 +262,19 @@ def test_partial_matches_hold_some_listed_lemmas(wordnet: Any) -> None:
                 assert 0 < len(held) < len(c.lemmas), c
 
 
+def test_match_counts_are_the_documented_ones() -> None:
+    """docs/benchmark-maps.md's table: exact, partial, hypernym-chain, judgement."""
+    counts = {n: [sum(c.match == m for c in classes(n)) for m in MATCHES] for n in BENCHMARKS}
+    assert counts == {
+        "coco-stuff-171": [43, 0, 0, 128],
+        "ade-150": [97, 0, 3, 50],
+        "ade-847": [410, 0, 6, 431],
+    }
+    table = (REPO / "docs" / "benchmark-maps.md").read_text(encoding="utf-8")
+    for name, row in counts.items():
+        assert f"| {SIZES[name]} | {' | '.join(map(str, row))} |" in table, name
+
+
 @pytest.mark.parametrize("name", BENCHMARKS)
 def test_shared_synsets_are_listed_and_explained(name: str) -> None:
     groups: dict[str, list[BenchmarkClass]] = defaultdict(list)
