@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import logging
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from ..segmenter import FileResult
 
 SUMMARY_NAME = "larvseg-summary.json"
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -124,7 +126,7 @@ def _segment(args: argparse.Namespace, info: DistInfo, device: Any) -> int:
     model.resolve_vocab(args.vocab, args.mode)  # a bad vocabulary fails before any image
     failed = [{"path": p, "reason": r} for p, r in found.missing] if info.is_main else []
     for entry in failed:
-        tqdm.write(f"larvseg segment: skipped {entry['path']}: {entry['reason']}", file=sys.stderr)
+        log.error("skipped %s: %s", entry["path"], entry["reason"])
     out_dir = Path(args.output_dir)
     start = time.perf_counter()
     segmented = 0
@@ -169,7 +171,7 @@ def _write_all(
             written += 1
             continue
         failed.append({"path": str(result.file.path), "reason": error})
-        tqdm.write(f"larvseg segment: failed {result.file.path}: {error}", file=sys.stderr)
+        log.error("failed %s: %s", result.file.path, error)
         if fail_fast:
             break
     return written

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -197,7 +198,7 @@ def _train(config: TrainConfig, resume: str | None) -> int:
         resume_from = None if resume is None else (resume or config.output_dir)
         Trainer(config, info, device, resume=resume_from).train()
     except TrainingError as err:
-        print(f"larvseg-train: training stopped: {err}", file=sys.stderr)
+        logging.getLogger(__name__).error("training stopped: %s", err)
         return 1
     finally:
         destroy_distributed()
