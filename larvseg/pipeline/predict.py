@@ -1,6 +1,6 @@
 """The whole prediction path, once: pixels -> model input -> window logits -> label maps.
 
-`LarvSeg.segment` and the evaluation (`larvseg-train --eval-only`) both call
+`LarvSeg.segment` and the evaluation (`larvseg-train eval`) both call
 `predict_labels`, so a benchmark scores exactly what users run: the same resize and
 normalisation, the same sliding windows, scores normalised over the whole vocabulary
 and the same vocabulary handling (`ItemAssignment`).
