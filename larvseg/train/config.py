@@ -126,7 +126,7 @@ class DataSection:
 
     Attributes:
         sources: the training sources.
-        eval_sources: segmentation sources `--eval-only` measures (e.g. ADE-150 val);
+        eval_sources: segmentation sources `larvseg-train eval` measures (e.g. ADE-150 val);
             empty = the training segmentation sources. With `eval_every` they are
             also measured during training (empty: no evaluation during training).
         num_workers: data-loader worker processes.
@@ -139,7 +139,7 @@ class DataSection:
             or `paper` when every evaluation source is `classes: benchmark:NAME` of one
             ADE benchmark); None = every class listed by a training segmentation source
             (the output says it was inferred).
-        allow_uncovered: evaluation (during training and `--eval-only`) scores classes
+        allow_uncovered: evaluation (during training and `larvseg-train eval`) scores classes
             that cover no model category (never predicted, IoU 0 where they occur)
             instead of stopping with an error.
         index_dir: where source listings are cached (null = list every start).

@@ -1,14 +1,16 @@
 """The training configurations shipped in the package (`larvseg/train/configs/`).
 
 A configuration is named by its path under that folder without `.yaml`:
-`larvseg_c171_wa150`, `toy/larvseg`. `larvseg-train --config NAME` finds it from any
+`larvseg_c171_wa150`, `toy/larvseg`. `larvseg-train fit --config NAME` finds it from any
 directory; `--list-configs` prints them (`configs/README.md` describes the paper's).
 """
 
 from __future__ import annotations
 
+import argparse
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from .errors import TrainConfigError
 
@@ -64,3 +66,14 @@ def resolve_config(value: str | Path) -> Path:
         f"config {str(value)!r}: no such file, and no packaged configuration of that name; "
         f"packaged: {', '.join(shipped)} (larvseg-train --list-configs)"
     )
+
+
+class ListConfigs(argparse.Action):
+    """`--list-configs`: print `list_configs()` and exit, as `--version` does."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        print(list_configs())
+        parser.exit()
