@@ -35,3 +35,19 @@ def test_the_reference_covers_real_photos_open_mode_subsets_and_the_exact_argmax
         CASES
     )
     assert len(np.unique(REFERENCE["photo0/labels"])) > 10  # a real decision, not one class
+
+
+@pytest.mark.parametrize("case", ["photo0", "photo0_open", "closed_subset", "exact"])
+def test_decoding_makes_its_tensors_on_the_logits_device(case: str) -> None:
+    """With "meta" as torch's default device, any tensor the decoder made without the
+    logits' device would be a meta tensor and fail against the CPU logits: the same
+    output means every step ran where the logits are (on a GPU, the model's device)."""
+    num_items, height, width, k, span = (int(v) for v in REFERENCE[f"{case}/setup"])
+    items = ItemAssignment(
+        torch.from_numpy(REFERENCE[f"{case}/assignment"]), num_items, str(REFERENCE[f"{case}/mode"])
+    )
+    logits = torch.from_numpy(REFERENCE[f"{case}/logits"])
+    with torch.device("meta"):
+        labels, scores = label_pixels(logits, items, (height, width), None if k < 0 else k, span)
+    np.testing.assert_array_equal(labels, REFERENCE[f"{case}/labels"])
+    assert scores.tobytes() == REFERENCE[f"{case}/scores"].tobytes()
