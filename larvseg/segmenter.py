@@ -160,8 +160,8 @@ class LarvSeg:
         """Segment one image (or a list of images) into WordNet categories.
 
         Args:
-            image: a path, PIL image, numpy array (HxW, HxWx3, HxWx4; uint8, uint16 or
-                float in [0, 1]) or a CHW torch tensor; or a list of them.
+            image: a path, a file's bytes, PIL image, numpy array (HxW, HxWx3, HxWx4;
+                uint8, uint16 or float in [0, 1]) or a CHW torch tensor; or a list of them.
             vocab: what to segment: synset names ("dog.n.01"), wnids ("n02084071"), nltk
                 Synsets or plain words; each covers itself and all its hyponyms among the
                 model's categories. None = all model categories.

@@ -53,12 +53,36 @@ def main() -> None:
     with_unassigned = torch.randint(-1, 5, (40,), generator=g)
     cases: list[tuple[str, torch.Tensor, torch.Tensor, int, str, tuple[int, int], int | None, int]]
     cases = [
-        ("smooth", smooth_logits(8, 10, 1000, 0), torch.arange(1000), 1000, "closed",
-         (128, 150), 8, 1),
-        ("exact", torch.randn(5, 7, 70, generator=g), torch.arange(70), 70, "closed",
-         (37, 50), None, 1),
-        ("span2_open", torch.randn(7, 9, 40, generator=g), with_unassigned, 5, "open",
-         (61, 83), 8, 2),
+        (
+            "smooth",
+            smooth_logits(8, 10, 1000, 0),
+            torch.arange(1000),
+            1000,
+            "closed",
+            (128, 150),
+            8,
+            1,
+        ),
+        (
+            "exact",
+            torch.randn(5, 7, 70, generator=g),
+            torch.arange(70),
+            70,
+            "closed",
+            (37, 50),
+            None,
+            1,
+        ),
+        (
+            "span2_open",
+            torch.randn(7, 9, 40, generator=g),
+            with_unassigned,
+            5,
+            "open",
+            (61, 83),
+            8,
+            2,
+        ),
     ]
     closed_logits = torch.randn(7, 9, int((with_unassigned >= 0).sum()), generator=g)
     cases.append(("closed_subset", closed_logits, with_unassigned, 5, "closed", (61, 83), 8, 2))

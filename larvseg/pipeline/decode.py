@@ -36,7 +36,9 @@ def bilinear_taps(
     the grid: the cell centres sit at `i s + p / 2`.
     """
     scale = (in_size - 1 + span) / out_size
-    src = ((torch.arange(out_size, dtype=torch.float32, device="cpu") + 0.5) * scale - span / 2).clamp_(min=0)
+    src = (
+        (torch.arange(out_size, dtype=torch.float32, device="cpu") + 0.5) * scale - span / 2
+    ).clamp_(min=0)
     i0 = src.floor().long().clamp_(max=in_size - 1)
     i1 = (i0 + 1).clamp_(max=in_size - 1)
     return i0, i1, src - i0

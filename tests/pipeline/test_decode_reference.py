@@ -31,9 +31,7 @@ def test_cpu_labels_and_scores_are_bit_identical_to_0_2_0(case: str) -> None:
 
 
 def test_the_reference_covers_real_photos_open_mode_subsets_and_the_exact_argmax() -> None:
-    assert {"photo0", "photo1", "photo0_open", "span2_open", "closed_subset", "exact"} <= set(
-        CASES
-    )
+    assert {"photo0", "photo1", "photo0_open", "span2_open", "closed_subset", "exact"} <= set(CASES)
     assert len(np.unique(REFERENCE["photo0/labels"])) > 10  # a real decision, not one class
 
 
