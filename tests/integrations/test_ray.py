@@ -88,6 +88,7 @@ def test_a_batch_without_pixels_is_a_clear_error(timm_checkpoint: Path) -> None:
         Segmenter(model=str(timm_checkpoint), device="cpu")({"path": np.array(["a.jpg"])})
 
 
+@pytest.mark.slow  # a local Ray instance: tens of seconds to start
 def test_ray_read_images_map_batches(
     local_ray: None, timm_checkpoint: Path, photos: list[Path], expected: dict[str, Segmentation]
 ) -> None:
@@ -101,6 +102,7 @@ def test_ray_read_images_map_batches(
         check_row(rows[photo.name], expected[str(photo)])
 
 
+@pytest.mark.slow  # a local Ray instance: tens of seconds to start
 def test_ray_binary_files_with_a_corrupt_file_and_a_text_file(
     local_ray: None,
     timm_checkpoint: Path,
