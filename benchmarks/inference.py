@@ -226,6 +226,7 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
     parser.add_argument("--compare", type=Path, help="another larvseg checkout to time alike")
     parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
+    parser.add_argument("--dtypes", nargs="+", choices=["fp32", "bf16"], default=["fp32", "bf16"])
     parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -254,18 +255,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
             labels = {}
-            for dtype in ("fp32", "bf16"):
+            for dtype in args.dtypes:
                 for name, checkout in checkouts.items():  # alternating: load drifts hit both
                     out = f"{tmp}/{size}_{dtype}_{name}.npy"
                     res = run_worker(size, dtype, args.repeats, args.threads, out, checkout)
                     labels[dtype, name] = np.load(out)
                     rows.append((size, f"{dtype} {name}", res))
-            agree = float((labels["fp32", "this"] == labels["bf16", "this"]).mean())
-            rows.append((size, "note", f"bf16 vs fp32 label agreement: {agree:.4f} of pixels"))
+            if len(args.dtypes) == 2:
+                agree = float((labels["fp32", "this"] == labels["bf16", "this"]).mean())
+                rows.append((size, "note", f"bf16 vs fp32 label agreement: {agree:.4f} of pixels"))
             if args.compare:
                 same = all(
-                    np.array_equal(labels[d, "this"], labels[d, "compare"])
-                    for d in ("fp32", "bf16")
+                    np.array_equal(labels[d, "this"], labels[d, "compare"]) for d in args.dtypes
                 )
                 rows.append((size, "note", f"labels equal to {args.compare}'s: {same}"))
     print(f"ViT-B/16, 21,843 classes, {args.threads} threads, median of {args.repeats}")
