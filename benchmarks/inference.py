@@ -56,8 +56,11 @@ def make_image(height: int, width: int) -> np.ndarray:
     return np.asarray(photo.resize((width, height), Image.Resampling.BILINEAR))
 
 
-def build_segmenter(dtype: str | None, image_size: int = 512):
-    """ViT-B/16 with a random 21,843-class linear head (the default model's shape) on CPU."""
+def build_segmenter(
+    dtype: str | None, image_size: int = 512, backbone: str = "vit_base_patch16_224"
+):
+    """ViT-B/16 (or `backbone`) with a random 21,843-class linear head (the default model's
+    shape) on CPU."""
     import torch
     from timm.data import ImageNetInfo
 
@@ -66,7 +69,7 @@ def build_segmenter(dtype: str | None, image_size: int = 512):
 
     torch.manual_seed(0)
     config = ModelConfig(
-        backbone="vit_base_patch16_224",
+        backbone=backbone,
         classifier="linear",
         categories=list(ImageNetInfo("imagenet-21k-goog").label_names()),
         image_size=image_size,

@@ -1,8 +1,8 @@
 """Many images on one machine: a Python loop, `larvseg segment FOLDER`, and Ray Data.
 
 Writes `--images` photos of 640x480 (the shared real photos, resized, cycled) as JPEG
-files, then segments them with ViT-B/16 over 21,843 classes (random weights, the
-default model's 224 size) four ways, each writing every image's labels:
+files, then segments them with ViT-B/16 (or `--backbone`) over 21,843 classes (random
+weights, the default model's 224 size) four ways, each writing every image's labels:
 
 - loop: `for path in files: segmenter.segment(path).save(...)` (model loaded before);
 - folder: `larvseg segment FOLDER` in this process (its own images/s, model loading
@@ -13,7 +13,7 @@ default model's 224 size) four ways, each writing every image's labels:
   left for the read and write tasks). Timed from building the
   dataset to the last Parquet file: actor start and model loading included.
 
-    python benchmarks/scale.py [--threads 2] [--images 32] [--batch-size 8]
+    python benchmarks/scale.py [--threads 2] [--images 32] [--batch-size 8] [--backbone NAME]
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--images", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--backbone", default="vit_base_patch16_224", help="timm ViT name")
     args = parser.parse_args()
     import ray
 
@@ -71,7 +72,7 @@ def main() -> None:
         root = Path(tmp)
         (root / "photos").mkdir()
         paths = write_photos(root / "photos", args.images)
-        segmenter = build_segmenter(None, image_size=224)
+        segmenter = build_segmenter(None, image_size=224, backbone=args.backbone)
         segmenter.save_pretrained(root / "model")
 
         start = time.perf_counter()
@@ -108,7 +109,7 @@ def main() -> None:
             rows.append((f"Ray Data, {workers} worker(s) x {args.threads // workers} CPU(s)", rate))
         ray.shutdown()
     print(
-        f"\n{args.images} photos of 640x480, ViT-B/16 over 21,843 classes at 224, "
+        f"\n{args.images} photos of 640x480, {args.backbone} over 21,843 classes at 224, "
         f"{args.threads} CPUs, labels written"
     )
     print("| path | images/s | vs loop |")
