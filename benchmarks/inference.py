@@ -114,7 +114,7 @@ def throughput_rows(device: str, batch: int, iters: int, compile_model: bool) ->
 
         return batch / median_seconds(step, iters, warmup=True)
 
-    rows = []
+    rows: list[tuple[str, float, float | None]] = []
     variants = [
         ("fp32, explicit attention", None, False, False),
         ("bf16 autocast, explicit attention", torch.bfloat16, False, False),
@@ -139,8 +139,9 @@ def throughput_rows(device: str, batch: int, iters: int, compile_model: bool) ->
     for name, items in vocabularies(segmenter):
         run = functools.partial(predict_labels, model, images, items, options)
         seconds = median_seconds(run, iters, True)
-        rate = batch / seconds
-        rows.append((f"segment path, bf16 + SDPA, {name}", rate, outside_share(rate, network)))
+        path_rate = batch / seconds
+        share = outside_share(path_rate, network)
+        rows.append((f"segment path, bf16 + SDPA, {name}", path_rate, share))
     return rows
 
 

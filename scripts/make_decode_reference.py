@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import timm
@@ -33,7 +34,7 @@ def photo_logits(path: str) -> tuple[torch.Tensor, tuple[int, int]]:
     """Logits `(h, w, 1000)` of a tiny random-weight ViT over the photo's patches at 96 px
     short side, and a quarter of the photo's size."""
     torch.manual_seed(0)
-    model = timm.create_model(
+    model: Any = timm.create_model(
         "vit_tiny_patch16_224", num_classes=1000, depth=1, embed_dim=32, num_heads=2
     ).eval()
     image = Image.open(path).convert("RGB")
@@ -91,7 +92,7 @@ def main() -> None:
         logits, size = photo_logits(path)
         cases.append((f"photo{i}", logits, torch.arange(1000), 1000, "closed", size, 8, 1))
         cases.append((f"photo{i}_open", logits, groups, 12, "open", size, 8, 1))
-    arrays: dict[str, np.ndarray] = {}
+    arrays: dict[str, Any] = {}
     for name, logits, assignment, num_items, mode, size, k, span in cases:
         items = ItemAssignment(assignment, num_items, mode)
         labels, scores = label_pixels(logits, items, size, k, span)
