@@ -126,7 +126,7 @@ class LarvSeg:
         window: int | None = ...,
         window_step: int | None = ...,
         stride: int | None = ...,
-        batch_size: int = ...,
+        batch_size: int | None = ...,
         k: int | None = ...,
     ) -> Segmentation: ...
 
@@ -141,7 +141,7 @@ class LarvSeg:
         window: int | None = ...,
         window_step: int | None = ...,
         stride: int | None = ...,
-        batch_size: int = ...,
+        batch_size: int | None = ...,
         k: int | None = ...,
     ) -> list[Segmentation]: ...
 
@@ -155,14 +155,14 @@ class LarvSeg:
         window: int | None = None,
         window_step: int | None = None,
         stride: int | None = None,
-        batch_size: int = 4,
+        batch_size: int | None = None,
         k: int | None = 8,
     ) -> Segmentation | list[Segmentation]:
         """Segment one image (or a list of images) into WordNet categories.
 
         Args:
-            image: a path, PIL image, numpy array (HxW, HxWx3, HxWx4; uint8, uint16 or
-                float in [0, 1]) or a CHW torch tensor; or a list of them.
+            image: a path, a file's bytes, PIL image, numpy array (HxW, HxWx3, HxWx4;
+                uint8, uint16 or float in [0, 1]) or a CHW torch tensor; or a list of them.
             vocab: what to segment: synset names ("dog.n.01"), wnids ("n02084071"), nltk
                 Synsets or plain words; each covers itself and all its hyponyms among the
                 model's categories. None = all model categories.
@@ -177,7 +177,10 @@ class LarvSeg:
                 (default `p`): at `p / 2` the network embeds overlapping patches every
                 `p / 2` pixels and decides on a 4 times denser grid, without retraining,
                 for about 4-16 times the compute.
-            batch_size: windows per forward pass.
+            batch_size: at most this many windows per forward pass (the windows of all
+                images in a list batch together); None = as many as the device's memory
+                holds: half the free CUDA memory, 1.5 GiB on a CPU (four 512-pixel windows
+                of ViT-B/16 with 21K classes).
             k: decoding candidates per patch; None = the exact argmax of the upsampled
                 logits.
 

@@ -126,8 +126,8 @@ def _segment(args: argparse.Namespace, info: DistInfo, device: Any) -> int:
             window_step=options.window_step,
             stride=options.stride,
             k=options.k,
-            images_per_batch=options.batch_size,
-            windows_per_pass=options.batch_size,
+            images_per_batch=args.batch_size,
+            windows_per_pass=args.batch_size,
             num_workers=args.workers,
         )
         with tqdm(total=len(mine), desc="segment", unit="image", disable=not info.is_main) as bar:
