@@ -135,7 +135,8 @@ class Segmentation:
 
         Each category has a fixed colour (a hash of its wnid); unlabelled pixels keep their
         original colour; `alpha` in [0, 1] is the colour's weight (0 = the original pixels).
-        The legend lists categories by area, at most 20 plus "and N more"; the canvas is
+        The legend lists categories by area as shares of the whole image, at most 20 plus
+        "and N more", then the unlabeled share (open mode); the canvas is
         widened (and heightened if the legend is taller) so that it never covers the image.
         With `legend=False` the image is the tinted input alone, exactly `W x H`, to
         composite over the input or stack with other layers.

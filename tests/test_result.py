@@ -195,6 +195,30 @@ def test_legend_sorted_by_area_and_capped(vocabulary: Vocabulary) -> None:
     assert legend_lines(seg.categories, np.zeros(4, dtype=int)) == [("", "no labeled pixels")]
 
 
+def test_legend_gives_shares_of_the_whole_image_with_unlabeled(vocabulary: Vocabulary) -> None:
+    """Open mode: 8 x 10 = 80 pixels, 20 tabby, 12 Airedale, 48 unlabeled (-1)."""
+    labels = np.full((8, 10), -1, dtype=np.int32)
+    labels[:2] = 1  # 20 pixels
+    labels[2:4, :6] = 0  # 12 pixels
+    seg = make(vocabulary, labels=labels, wnids=(AIREDALE, TABBY))
+    counts = np.bincount(labels[labels >= 0], minlength=2)
+    assert legend_lines(seg.categories, counts, labels.size) == [
+        (TABBY, "tabby.n.01 (tabby) 25.0%"),
+        (AIREDALE, "airedale.n.01 (Airedale) 15.0%"),
+        ("", "unlabeled 60.0%"),
+    ]
+    nothing = np.zeros(2, dtype=int)
+    assert legend_lines(seg.categories, nothing, 80) == [
+        ("", "no labeled pixels"),
+        ("", "unlabeled 100.0%"),
+    ]
+    # the overlay draws those rows: its legend panel (font 12 px, rows of 18 px, 6 px
+    # padding) is 3 rows tall, 2 once every pixel is labelled
+    assert seg.overlay().height == 2 * 6 + 3 * 18
+    closed = make(vocabulary, labels=np.maximum(labels, 0), wnids=(AIREDALE, TABBY))
+    assert closed.overlay().height == 2 * 6 + 2 * 18
+
+
 def test_many_categories_legend_grows_the_canvas_below(vocabulary: Vocabulary) -> None:
     labels = np.arange(30, dtype=np.int32).reshape(5, 6)
     wnids = tuple(c.wnid for c in vocabulary.categories[:30])
