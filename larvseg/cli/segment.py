@@ -55,7 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--model",
         default=DEFAULT_MODEL,
-        help=f"checkpoint folder or Hugging Face hub id (default: {DEFAULT_MODEL})",
+        help="checkpoint folder, Hugging Face hub id, or an .onnx file written by `larvseg "
+        f"export` (the onnx extra; runs on the CPU) (default: {DEFAULT_MODEL})",
     )
     parser.add_argument(
         "--vocab",
