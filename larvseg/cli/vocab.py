@@ -9,15 +9,10 @@ import warnings
 from collections.abc import Callable
 
 from ..errors import VocabularyError
-from ..vocab.table import nltk_wordnet
 from ..vocab.vocabulary import SenseWarning, Vocabulary
 
 SHOWN_MEMBERS = 10
 GLOSS_WIDTH = 70
-TABLE_ONLY = (
-    "searched larvseg's table only (the ImageNet classes and their WordNet ancestors); "
-    "install WordNet 3.0 for nltk (docs/vocabulary.md) to search every WordNet noun"
-)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,8 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="synsets whose lemmas or gloss contain WORD",
         description="List synsets whose lemmas or gloss contain WORD, best first, with how "
         "many model categories each covers; for one covering none, its nearest hypernym "
-        "that covers some. With nltk's WordNet 3.0 installed, synsets outside the model's "
-        "table are found too.",
+        "that covers some. Every WordNet 3.0 noun is searched, from tables shipped with "
+        "larvseg.",
     )
     search.add_argument("word", nargs="+", metavar="WORD", help="word or phrase, e.g. dog")
     search.add_argument("--limit", type=int, default=20, help="hits shown (default: 20)")
@@ -61,8 +56,6 @@ def run_show(args: argparse.Namespace) -> int:
 def _search_lines(text: str, limit: int) -> list[str]:
     vocab = Vocabulary.imagenet21k()
     hits = vocab.search(text, limit=limit)
-    if nltk_wordnet() is None:
-        print(f"note: {TABLE_ONLY}", file=sys.stderr)
     if not hits:
         return [f"no synset matches '{text}'"]
     width = max(len(h.category.name) for h in hits)
