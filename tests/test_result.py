@@ -12,7 +12,7 @@ from PIL import Image
 
 from larvseg.errors import MissingExtraError
 from larvseg.overlay import LEGEND_ENTRIES, category_color, legend_lines
-from larvseg.result import Segmentation
+from larvseg.result import Segmentation, label_png
 from larvseg.vocab.vocabulary import Vocabulary, VocabularyError
 
 AIREDALE, GREYHOUND, TABBY, VOLCANO = "n02096051", "n02091032", "n02123045", "n09472597"
@@ -343,6 +343,16 @@ def test_to_supervision_without_the_extra_says_what_to_install(
 # ---------------------------------------------------------------- save
 
 
+def test_labels_png_of_many_categories_is_16_bit(vocabulary: Vocabulary, tmp_path: Path) -> None:
+    labels = np.arange(300, dtype=np.int32).reshape(15, 20) - 1  # -1 and 299 categories
+    categories = [vocabulary.categories[i] for i in range(299)]
+    png = label_png(labels, categories)
+    assert png.mode == "I;16"
+    png.save(tmp_path / "labels.png")
+    with Image.open(tmp_path / "labels.png") as read:
+        np.testing.assert_array_equal(np.asarray(read), labels + 1)
+
+
 def test_save_round_trips_labels_and_json(vocabulary: Vocabulary, tmp_path: Path) -> None:
     seg = make(vocabulary)
     paths = seg.save(tmp_path / "new" / "dir" / "scene")
@@ -352,8 +362,12 @@ def test_save_round_trips_labels_and_json(vocabulary: Vocabulary, tmp_path: Path
         "json": tmp_path / "new" / "dir" / "scene.json",
     }
     with Image.open(paths["labels"]) as png:
-        assert png.mode == "I;16"
+        # a palette PNG: the indices read back, a viewer shows the overlay's colours
+        assert png.mode == "P"
         np.testing.assert_array_equal(np.asarray(png), LABELS + 1)
+        shown = np.asarray(png.convert("RGB"))
+    colors = np.array([(0, 0, 0)] + [category_color(c.wnid) for c in seg.categories])
+    np.testing.assert_array_equal(shown, colors[LABELS + 1])
     with Image.open(paths["overlay"]) as png:
         np.testing.assert_array_equal(np.asarray(png), np.asarray(seg.overlay()))
     record = json.loads(paths["json"].read_text(encoding="utf-8"))

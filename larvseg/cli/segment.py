@@ -34,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="segment images into WordNet categories",
         description=(
             "Segment each image (files, folders, glob patterns) and write "
-            "OUT_DIR/<name>_labels.png (16-bit: 0 = unlabeled, i = category i of the JSON), "
+            "OUT_DIR/<name>_labels.png (0 = unlabeled, i = category i of the JSON; a palette "
+            "PNG in the overlay's colours, 16-bit past 255 categories), "
             "OUT_DIR/<name>_overlay.png and OUT_DIR/<name>.json (categories with pixel counts); "
             "<name> is the file's path under a named folder, or its stem. Files are decoded "
             "in worker processes while the model runs. A file that cannot be read is listed "
