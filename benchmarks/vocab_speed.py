@@ -89,7 +89,11 @@ def main() -> None:
                 for code, checkout in checkouts.items():
                     times.setdefault((label, code), []).append(seconds(checkout, argv))
     print(f"median of {args.repeats} fresh processes, wall seconds")
-    header = "| command | " + " | ".join(checkouts) + (" | before / now |" if len(checkouts) > 1 else " |")
+    header = (
+        "| command | "
+        + " | ".join(checkouts)
+        + (" | before / now |" if len(checkouts) > 1 else " |")
+    )
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
     for label in commands(Path(".")):

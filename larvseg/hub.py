@@ -51,7 +51,7 @@ WRITE_A_FOLDER = (
 )
 CONVERT_PICKLE = (
     "larvseg never unpickles weights: re-save it with `timm.models.save_for_hf(model, FOLDER, "
-    "safe_serialization=True)`, or convert the file once with `python -c \"import torch, "
+    'safe_serialization=True)`, or convert the file once with `python -c "import torch, '
     "safetensors.torch as st; st.save_file(torch.load('{bin}', weights_only=True), "
     "'{safetensors}')\"` (docs/weights.md)"
 )

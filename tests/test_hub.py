@@ -182,7 +182,9 @@ def test_a_name_that_cannot_be_a_hub_id_is_never_sent(no_hub: None, name: str) -
         LarvSegModel.from_pretrained(name)
 
 
-def test_hub_prefix_and_owner_name_are_hub_ids(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hub_prefix_and_owner_name_are_hub_ids(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tiny21k").mkdir()
     assert hub.checkpoint_source("hf-hub:tiny21k") == hub.Source(repo_id="tiny21k")
@@ -227,7 +229,10 @@ def test_unknown_hub_repository_is_named(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_pickled_timm_folder_says_how_to_convert_and_is_never_unpickled(
-    make_timm_classifier: Any, timm_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_timm_classifier: Any,
+    timm_checkpoint: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     folder = tmp_path / "pickled"
     save_for_hf(make_timm_classifier(), str(folder), model_args=TINY_VIT)  # the default: a pickle

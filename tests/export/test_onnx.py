@@ -109,9 +109,14 @@ def test_larvseg_segment_runs_an_exported_file(
     assert main([*argv, "-o", str(tmp_path / "onnx")]) == 0
     reference = LarvSeg(model, device="cpu").segment(sample_photo, vocab=vocab)
     reference.save(tmp_path / "torch" / sample_photo.stem)
-    onnx_out, torch_out = tmp_path / "onnx" / sample_photo.stem, tmp_path / "torch" / sample_photo.stem
+    onnx_out, torch_out = (
+        tmp_path / "onnx" / sample_photo.stem,
+        tmp_path / "torch" / sample_photo.stem,
+    )
     onnx_json = json.loads(Path(f"{onnx_out}.json").read_text())
-    assert onnx_json["categories"] == json.loads(Path(f"{torch_out}.json").read_text())["categories"]
+    assert (
+        onnx_json["categories"] == json.loads(Path(f"{torch_out}.json").read_text())["categories"]
+    )
     onnx_labels = np.asarray(Image.open(f"{onnx_out}_labels.png"))
     torch_labels = np.asarray(Image.open(f"{torch_out}_labels.png"))
     assert onnx_labels.shape == (300, 451)
