@@ -154,12 +154,25 @@ def synsets_with_ancestors(
     return found, missing
 
 
+def _resource_lines(name: str) -> list[str]:
+    """The lines of a gzipped package resource."""
+    data = resources.files("larvseg").joinpath(name).read_bytes()
+    return gzip.decompress(data).decode("utf-8").splitlines()
+
+
 @cache
 def noun_exceptions() -> dict[str, tuple[str, ...]]:
     """WordNet 3.0's irregular noun forms (noun.exc): {"mice": ("mouse",), ...}."""
-    data = resources.files("larvseg").joinpath(NOUN_EXCEPTIONS_RESOURCE).read_bytes()
-    lines = gzip.decompress(data).decode("utf-8").splitlines()[1:]  # after the header
+    lines = _resource_lines(NOUN_EXCEPTIONS_RESOURCE)[1:]  # after the header
     return {form: tuple(bases.split()) for form, bases in (x.split("\t") for x in lines)}
+
+
+@cache
+def other_noun_lemmas() -> frozenset[str]:
+    """The lemma keys of `WordNetTable.other_nouns()`, read without building that table:
+    a quick test of whether a word or a synset name can be found there at all."""
+    lemmas = (line.split("\t", 3)[2] for line in _resource_lines(OTHER_NOUNS_RESOURCE)[1:])
+    return frozenset(" ".join(lemmas).lower().split())
 
 
 @cache
@@ -221,8 +234,7 @@ class WordNetTable:
 
     @classmethod
     def _read_resource(cls, name: str) -> WordNetTable:
-        data = resources.files("larvseg").joinpath(name).read_bytes()
-        return cls.read(gzip.decompress(data).decode("utf-8").splitlines())
+        return cls.read(_resource_lines(name))
 
     @classmethod
     def read(cls, lines: Sequence[str]) -> WordNetTable:
@@ -264,10 +276,18 @@ class WordNetTable:
     def _lemmas(self) -> dict[str, list[tuple[int, int]]]:
         """Lemma key -> (sense number, row) pairs, first sense first."""
         by_lemma: dict[str, list[tuple[int, int]]] = {}
-        for r, c in enumerate(self.records):
-            for lemma, number in zip(c.lemmas, self.senses(r), strict=True):
-                by_lemma.setdefault(lemma_key(lemma), []).append((number, r))
-        return {key: sorted(pairs) for key, pairs in by_lemma.items()}
+        for r, (c, senses) in enumerate(zip(self.records, self._senses, strict=True)):
+            # lemmas hold no whitespace (they are read split on it): lower() is lemma_key
+            for lemma, number in zip(c.lemmas, senses.split(), strict=True):
+                pairs = by_lemma.get(lemma.lower())
+                if pairs is None:
+                    by_lemma[lemma.lower()] = [(int(number), r)]
+                else:
+                    pairs.append((int(number), r))
+        for pairs in by_lemma.values():
+            if len(pairs) > 1:
+                pairs.sort()
+        return by_lemma
 
     def lemma_keys(self) -> Iterable[str]:
         """Every lemma of the table, as `lemma_key` normalises it."""

@@ -13,7 +13,7 @@ import re
 import textwrap
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import VocabularyError
-from .table import WNID, Category, WordNetTable, lemma_key, noun_exceptions
+from .table import WNID, Category, WordNetTable, lemma_key, noun_exceptions, other_noun_lemmas
 
 # sense numbers start at 1 (nltk reads "dog.n.0" as the last sense)
 SYNSET_NAME = re.compile(r"(?P<lemma>.+)\.(?P<pos>[nvasr])\.(?P<number>0*[1-9]\d*)", re.IGNORECASE)
@@ -217,7 +217,7 @@ class Vocabulary:
                 covered = -int(self._covered[row])
                 ranked.append((tier, sense_of_row.get(row, 0), covered, record.name, record))
         if wordnet:
-            ranked += _other_matches(words, phrase, senses, ranked, limit)
+            ranked += _other_matches(rows, words, phrase, senses, ranked, limit)
         ranked.sort()
         return [self._hit(category) for *_, category in ranked[:limit]]
 
@@ -249,8 +249,10 @@ class Vocabulary:
     def _senses_of(self, key: str, wordnet: bool) -> dict[str, int]:
         """wnid -> rank of the word's noun senses: all of WordNet's (`wordnet`), else the
         table's."""
-        tables = [self._table, WordNetTable.other_nouns()] if wordnet else [self._table]
         for form in _noun_forms(key):
+            tables = [self._table]
+            if wordnet and form in other_noun_lemmas():
+                tables.append(WordNetTable.other_nouns())
             numbered = sorted(
                 (number, table.records[r].wnid)
                 for table in tables
@@ -291,9 +293,10 @@ class Vocabulary:
         row = self._table.row_of_name(name)
         if row is not None:
             return self._table.records[row]
-        found = self._other(WordNetTable.other_nouns().row_of_name(name))
-        if found is not None:
-            return found
+        if lemma_key(lemma) in other_noun_lemmas():
+            found = self._other(WordNetTable.other_nouns().row_of_name(name))
+            if found is not None:
+                return found
         senses = [self._table.records[r].name for r in self._rows_of_word(lemma)]
         if senses:
             suggestion = f"; '{lemma}' has these senses: {listing(senses)}"
@@ -305,9 +308,11 @@ class Vocabulary:
         rows = self._rows_of_word(word)
         if rows:
             senses = [self._table.records[r] for r in rows]
-        else:
+        elif set(_noun_forms(lemma_key(word))) & other_noun_lemmas():
             wordnet = WordNetTable.other_nouns()
             senses = [wordnet.records[r] for r in _rows_of_word(wordnet, word)]
+        else:
+            senses = []
         if not senses:
             suggestion = _did_you_mean(lemma_key(word), self._table.lemma_keys())
             raise VocabularyError(f"unknown word '{word}': no WordNet noun{suggestion}")
@@ -397,6 +402,7 @@ def _rows_of_word(table: WordNetTable, word: str) -> list[int]:
 
 
 def _other_matches(
+    table_rows: Container[str],
     words: str,
     phrase: re.Pattern[str],
     senses: dict[str, int],
@@ -411,7 +417,6 @@ def _other_matches(
     the table's hits of that tier covering something), which keeps broad searches
     ("a") from ranking thousands of synsets.
     """
-    others = WordNetTable.other_nouns()
     found: dict[str, Category] = {}
 
     def entries() -> list[tuple[int, int, int, str, Category]]:
@@ -423,19 +428,25 @@ def _other_matches(
                 ranked.append((tier, senses.get(wnid, 0), 0, record.name, record))
         return ranked
 
-    def add(rows: Iterable[int]) -> None:
-        for row in rows:
+    def add(wnids: Iterable[str] = (), keys: Iterable[str] = ()) -> None:
+        """Add the synsets `wnids` and those having a lemma of `keys` (the other nouns'
+        table is read only here, for the first synset there is to add)."""
+        others = WordNetTable.other_nouns()
+        rows = [others.rows[w] for w in wnids if w in others.rows]
+        for row in rows + [r for key in keys for r in others.rows_of_lemma(key)]:
             found.setdefault(others.records[row].wnid, others.records[row])
 
-    add(others.rows[wnid] for wnid in senses if wnid in others.rows)
-    spelled = ((key, key.replace("_", " ")) for key in others.lemma_keys())
+    if any(w not in table_rows for w in senses):
+        add(wnids=senses)
+    spelled = ((key, key.replace("_", " ")) for key in other_noun_lemmas())
     containing = [(key, text) for key, text in spelled if words in text]
     for tier in (1, 2):
         ahead = sum(t < tier or (t == tier and c < 0) for t, _, c, *_ in table_ranked)
         if ahead + sum(t < tier for t, *_ in entries()) >= limit:
             break
         keys = [k for k, text in containing if (phrase.search(text) is None) == (tier == 2)]
-        add(row for key in keys for row in others.rows_of_lemma(key))
+        if keys:
+            add(keys=keys)
     return entries()
 
 
