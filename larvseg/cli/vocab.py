@@ -1,18 +1,25 @@
-"""`larvseg vocab`: find synsets to segment (`search`) and inspect one (`show`)."""
+"""`larvseg vocab`: find synsets to segment (`search`) and inspect one (`show`).
+
+The vocabulary (numpy, the packaged table) loads only when a subcommand runs, so
+`larvseg --help` stays light.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 import textwrap
 import warnings
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from ..errors import VocabularyError
-from ..vocab.vocabulary import SenseWarning, Vocabulary
+if TYPE_CHECKING:
+    from ..vocab.vocabulary import Vocabulary
 
 SHOWN_MEMBERS = 10
 GLOSS_WIDTH = 70
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,8 +60,14 @@ def run_show(args: argparse.Namespace) -> int:
     return _reporting_errors(lambda: _show_lines(args.synset))
 
 
+def _vocabulary() -> Vocabulary:
+    from ..vocab.vocabulary import Vocabulary
+
+    return Vocabulary.imagenet21k()
+
+
 def _search_lines(text: str, limit: int) -> list[str]:
-    vocab = Vocabulary.imagenet21k()
+    vocab = _vocabulary()
     hits = vocab.search(text, limit=limit)
     if not hits:
         return [f"no synset matches '{text}'"]
@@ -72,7 +85,9 @@ def _search_lines(text: str, limit: int) -> list[str]:
 
 
 def _show_lines(item: str) -> list[str]:
-    vocab = Vocabulary.imagenet21k()
+    from ..errors import VocabularyError
+
+    vocab = _vocabulary()
     category = vocab.resolve(item)
     try:
         members = vocab.members(category)
@@ -92,11 +107,13 @@ def _show_lines(item: str) -> list[str]:
 
 
 def _reporting_errors(produce: Callable[[], list[str]]) -> int:
-    """Print the lines, sense notes to stderr (errors reach `run_command`)."""
+    """Print the lines; how a word was read is a message (errors reach `run_command`)."""
+    from ..vocab.vocabulary import SenseWarning
+
     with warnings.catch_warnings(record=True) as notes:
         warnings.simplefilter("always", SenseWarning)
         lines = produce()
     for note in notes:
-        print(f"note: {note.message}", file=sys.stderr)
+        log.info("%s", note.message)
     print("\n".join(lines))
     return 0

@@ -375,7 +375,7 @@ def test_cli_show(capsys: pytest.CaptureFixture[str]) -> None:
     assert "parents: domestic_animal.n.01 (n01317541), canine.n.02 (n02083346)\n" in out
     assert "covers 190 of the model's 21,843 categories" in out
     assert "... and 180 more" in out
-    assert "note: 'dog' read as dog.n.01" in err
+    assert "larvseg: 'dog' read as dog.n.01" in err
 
 
 def test_cli_error_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
