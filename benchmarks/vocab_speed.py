@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import timm
@@ -27,7 +28,7 @@ from PIL import Image
 from timm.models import save_for_hf
 
 REPO = Path(__file__).resolve().parents[1]
-TINY_VIT = {"depth": 1, "embed_dim": 32, "num_heads": 2}
+TINY_VIT: dict[str, Any] = {"depth": 1, "embed_dim": 32, "num_heads": 2}
 
 
 def commands(folder: Path) -> dict[str, list[str]]:
