@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -59,9 +60,12 @@ def write_inputs(folder: Path) -> None:
     save_for_hf(model, str(folder / "model"), model_args=TINY_VIT, safe_serialization=True)
 
 
-def seconds(checkout: Path, args: list[str]) -> float:
-    """Wall seconds of `python -m larvseg ARGS` run from `checkout` (its code)."""
+def seconds(checkout: Path, args: list[str]) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of `python -m larvseg ARGS` run from
+    `checkout` (its code). CPU seconds are what an idle machine's wall time would be
+    close to, on a machine shared with other jobs."""
     env = {**os.environ, "PYTHONPATH": str(checkout)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "larvseg", *args],
@@ -70,7 +74,10 @@ def seconds(checkout: Path, args: list[str]) -> float:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, cpu
 
 
 def main() -> None:
@@ -84,23 +91,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         write_inputs(folder)
-        times: dict[tuple[str, str], list[float]] = {}
+        times: dict[tuple[str, str], list[tuple[float, float]]] = {}
         for _ in range(args.repeats):  # alternate, so that load on the machine hits both
             for label, argv in commands(folder).items():
                 for code, checkout in checkouts.items():
                     times.setdefault((label, code), []).append(seconds(checkout, argv))
-    print(f"median of {args.repeats} fresh processes, wall seconds")
-    header = (
-        "| command | "
-        + " | ".join(checkouts)
-        + (" | before / now |" if len(checkouts) > 1 else " |")
-    )
+    print(f"median of {args.repeats} fresh processes; seconds, wall (CPU: user + system)")
+    ratio_head = " | before / now (CPU) |" if len(checkouts) > 1 else " |"
+    header = "| command | " + " | ".join(checkouts) + ratio_head
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
     for label in commands(Path(".")):
-        medians = [statistics.median(times[(label, code)]) for code in checkouts]
-        ratio = f" | {medians[0] / medians[-1]:.1f}x" if len(medians) > 1 else ""
-        print(f"| `{label}` | " + " | ".join(f"{m:.2f}" for m in medians) + ratio + " |")
+        walls = [statistics.median(w for w, _ in times[(label, code)]) for code in checkouts]
+        cpus = [statistics.median(c for _, c in times[(label, code)]) for code in checkouts]
+        cells = [f"{w:.2f} ({c:.2f})" for w, c in zip(walls, cpus, strict=True)]
+        ratio = f" | {cpus[0] / cpus[-1]:.1f}x" if len(cpus) > 1 else ""
+        print(f"| `{label}` | " + " | ".join(cells) + ratio + " |")
 
 
 if __name__ == "__main__":
