@@ -19,6 +19,7 @@ from .modeling.model import LarvSegModel
 from .pipeline.image import ImageFile, ImageInput, describe_input, load_image
 from .pipeline.labeling import ItemAssignment, assign_items
 from .pipeline.loader import FailedImage, LoadedImage, load_batches
+from .pipeline.network import DenseNetwork
 from .pipeline.predict import PredictOptions, check_count, input_transform, predict_labels
 from .result import Segmentation
 from .vocab.vocabulary import Category, Vocabulary
@@ -52,21 +53,27 @@ class LarvSeg:
     """Large-vocabulary semantic segmenter over WordNet categories.
 
     Args:
-        model: the network (`LarvSegModel`).
-        device: "auto", "cpu", "cuda", "cuda:1", ...
+        model: the network: a `LarvSegModel`, or another `DenseNetwork` such as an
+            exported model run by onnxruntime (`larvseg.export.onnx.OnnxNetwork`),
+            which stays on its own device.
+        device: "auto", "cpu", "cuda", "cuda:1", ... (a `LarvSegModel` only)
         dtype: None (fp32) or torch.bfloat16 / "bf16" to run under autocast; the
             weights stay in float32.
     """
 
     def __init__(
         self,
-        model: LarvSegModel,
+        model: LarvSegModel | DenseNetwork,
         device: str | torch.device = "auto",
         dtype: str | torch.dtype | None = None,
     ) -> None:
-        self.device = resolve_device(device)
         self.autocast_dtype = resolve_dtype(dtype)
-        self.model = model.eval().to(self.device)
+        self.model: LarvSegModel | DenseNetwork
+        if isinstance(model, LarvSegModel):
+            self.device = resolve_device(device)
+            self.model = model.eval().to(self.device)
+        else:
+            self.device, self.model = model.device, model
 
     @classmethod
     def from_pretrained(
@@ -75,23 +82,41 @@ class LarvSeg:
         device: str | torch.device = "auto",
         dtype: str | torch.dtype | None = None,
     ) -> LarvSeg:
-        """Load a larvseg checkpoint or a timm ImageNet classifier from a folder or the hub.
+        """Load a larvseg checkpoint or a timm ImageNet classifier from a folder or the hub,
+        or an exported `.onnx` file.
 
         `name_or_path` is a local folder or a Hugging Face hub id (downloaded through
         huggingface_hub's cache; `HF_HUB_OFFLINE=1` uses the cache only). A timm classifier
         such as the default `timm/vit_base_patch16_224.augreg_in21k` becomes a dense
-        classifier: its head applied to every patch token.
+        classifier: its head applied to every patch token. A file ending in `.onnx`
+        (written by `larvseg export`) runs with onnxruntime on the CPU whatever
+        `device` says (the `onnx` extra), in float32, through the same preprocessing
+        and decoding.
         """
+        if str(name_or_path).endswith(".onnx"):
+            from .export.onnx import OnnxNetwork  # needs the onnx extra
+
+            if resolve_dtype(dtype) is not None:
+                raise InputError(f"{name_or_path} runs in float32: drop dtype (--bf16)")
+            return cls(OnnxNetwork(name_or_path))
         return cls(LarvSegModel.from_pretrained(name_or_path), device=device, dtype=dtype)
 
     def save_pretrained(self, save_directory: str | Path) -> None:
         """Write `config.json` + `model.safetensors` (loadable by `from_pretrained`)."""
-        self.model.save_pretrained(save_directory)
+        self._checkpoint_model().save_pretrained(save_directory)
 
     def push_to_hub(self, repo_id: str, **kwargs: Any) -> str:
         """Upload the checkpoint (and a model card) to the Hugging Face hub; `kwargs` go to
         `huggingface_hub.HfApi.upload_folder` (see `LarvSegModel.push_to_hub`)."""
-        return str(self.model.push_to_hub(repo_id, **kwargs))
+        return str(self._checkpoint_model().push_to_hub(repo_id, **kwargs))
+
+    def _checkpoint_model(self) -> LarvSegModel:
+        if not isinstance(self.model, LarvSegModel):
+            raise InputError(
+                f"a {type(self.model).__name__} has no checkpoint to save; save the "
+                "LarvSegModel it was exported from"
+            )
+        return self.model
 
     @property
     def config(self) -> ModelConfig:

@@ -14,6 +14,8 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE_DATA = [
     "larvseg/py.typed",
     "larvseg/vocab/data/wordnet_nouns.tsv.gz",
+    "larvseg/vocab/data/wordnet_other_nouns.tsv.gz",
+    "larvseg/vocab/data/wordnet_noun_exceptions.tsv.gz",
     "larvseg/vocab/data/benchmarks/ade-150.tsv",
     "larvseg/vocab/data/benchmarks/ade-847.tsv",
     "larvseg/vocab/data/benchmarks/coco-stuff-171.tsv",

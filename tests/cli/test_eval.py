@@ -58,7 +58,7 @@ def test_ade150_with_the_paper_split(
     assert result["images"] == 2 and len(result["uncovered"]) == 147
     assert "coco-stuff-171 classes (by wnid" in result["split"]
     assert np.array(result["confusion"]).sum() == 16 * 16 * (animal + wall)
-    assert printed.startswith(f"evaluation of ade-150: mIoU {100 * share / 2:.2f} | base 0.00")
+    assert printed.startswith(f"evaluation of ade-150: mIoU {100 * share / 2:.2f}% | base 0.00%")
     assert "2 images in" in printed and "images/s" in printed and f"wrote {out}" in printed
 
 
