@@ -21,6 +21,7 @@ separated, with a header row naming the columns:
 
 from __future__ import annotations
 
+import bisect
 import gzip
 import itertools
 import re
@@ -168,14 +169,6 @@ def noun_exceptions() -> dict[str, tuple[str, ...]]:
 
 
 @cache
-def other_noun_lemmas() -> frozenset[str]:
-    """The lemma keys of `WordNetTable.other_nouns()`, read without building that table:
-    a quick test of whether a word or a synset name can be found there at all."""
-    lemmas = (line.split("\t", 3)[2] for line in _resource_lines(OTHER_NOUNS_RESOURCE)[1:])
-    return frozenset(" ".join(lemmas).lower().split())
-
-
-@cache
 def nltk_wordnet() -> Any | None:
     """nltk's WordNet corpus reader if nltk and WordNet 3.0 are installed, else None."""
     try:
@@ -229,7 +222,8 @@ class WordNetTable:
     @classmethod
     @cache
     def other_nouns(cls) -> WordNetTable:
-        """Every WordNet 3.0 noun synset outside `packaged()` (read once, on first use)."""
+        """Every WordNet 3.0 noun synset outside `packaged()`, all parsed (read once, on
+        first use); lookups that need a few of its rows use `NounLines.other_nouns()`."""
         return cls._read_resource(OTHER_NOUNS_RESOURCE)
 
     @classmethod
@@ -344,3 +338,114 @@ def _ordered(wnids: Sequence[str], indices: Sequence[str]) -> list[str]:
     """The wnids having a class index, in class-index order."""
     listed = [(int(i), w) for i, w in zip(indices, wnids, strict=True) if i]
     return [w for _, w in sorted(listed)]
+
+
+class _Column:
+    """One column of a table as a single string, a line " value " per row, so that the
+    rows holding a space-free word are found by a plain substring search."""
+
+    def __init__(self, values: Iterable[str]) -> None:
+        lines = [f" {value} " for value in values]
+        self._text = "\n".join(lines)
+        self._starts = list(itertools.accumulate((len(x) + 1 for x in lines), initial=0))
+
+    def rows_with(self, word: str) -> list[int]:
+        """Rows whose value has `word` as one of its space-separated words, ascending."""
+        if word.split() != [word]:
+            return []
+        needle, rows = f" {word} ", []
+        at = self._text.find(needle)
+        while at >= 0:
+            rows.append(bisect.bisect_right(self._starts, at) - 1)
+            at = self._text.find(needle, at + 1)
+        return rows
+
+    def words(self) -> frozenset[str]:
+        """Every word of the column."""
+        return frozenset(self._text.split())
+
+
+class NounLines:
+    """A packaged noun table kept as its text lines: lookups find their rows by substring
+    search (names, lemmas) or bisection (wnids: the lines are sorted) and parse only those
+    rows, so that a search never builds all 58,567 records of the other nouns.
+
+    Rows, records and sense numbers are those of `WordNetTable.read` on the same lines.
+    """
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        header = lines[0].split("\t")
+        if tuple(header[: len(COLUMNS)]) != COLUMNS:
+            raise ValueError(f"not a larvseg WordNet table: header {header[: len(COLUMNS)]}")
+        self._lines = list(lines[1:])
+        fields = [line.split("\t", 3) for line in self._lines]
+        self._names = _Column(f[1].lower() for f in fields)
+        # lemmas hold no whitespace (they are split on it): lower() is lemma_key
+        self._lemmas = _Column(f[2].lower() for f in fields)
+        self._parsed: dict[int, tuple[Category, tuple[int, ...]]] = {}
+
+    @classmethod
+    @cache
+    def other_nouns(cls) -> NounLines:
+        """The lines of `WordNetTable.other_nouns()` (read once, on first use)."""
+        return cls(_resource_lines(OTHER_NOUNS_RESOURCE))
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def row(self, wnid: str) -> int | None:
+        """Row of a wnid, or None."""
+        row = bisect.bisect_left(self._lines, wnid)
+        found = row < len(self._lines) and self._lines[row].startswith(f"{wnid}\t")
+        return row if found else None
+
+    def record(self, row: int) -> Category:
+        """The row's synset."""
+        return self._parse(row)[0]
+
+    def senses(self, row: int) -> tuple[int, ...]:
+        """Sense numbers of the row's lemmas, aligned with `record(row).lemmas`."""
+        return self._parse(row)[1]
+
+    def numbered_rows_of_lemma(self, word: str) -> list[tuple[int, int]]:
+        """(sense number, row) of the rows having `word` as a lemma, first sense first."""
+        key = lemma_key(word)
+        pairs = [
+            (number, row)
+            for row in self._lemmas.rows_with(key)
+            for lemma, number in zip(self.record(row).lemmas, self.senses(row), strict=True)
+            if lemma.lower() == key
+        ]
+        return sorted(pairs)
+
+    def rows_of_lemma(self, word: str) -> list[int]:
+        """Rows having `word` as a lemma, in WordNet sense order (first sense first)."""
+        return [r for _, r in self.numbered_rows_of_lemma(word)]
+
+    def row_of_name(self, name: str) -> int | None:
+        """Row of a synset name: nltk's own ("dog.n.01") or any lemma's ("hound.n.01")."""
+        name = name.lower()
+        rows = self._names.rows_with(name)
+        if rows:
+            return rows[0]
+        lemma, _, number = name.rpartition(".n.")
+        if not number.isdigit():
+            return None
+        pairs = self.numbered_rows_of_lemma(lemma)
+        return next((r for n, r in pairs if n == int(number)), None)
+
+    def lemma_keys(self) -> frozenset[str]:
+        """Every lemma of the table, as `lemma_key` normalises it."""
+        return self._lemma_keys
+
+    @cached_property
+    def _lemma_keys(self) -> frozenset[str]:
+        return self._lemmas.words()
+
+    def _parse(self, row: int) -> tuple[Category, tuple[int, ...]]:
+        parsed = self._parsed.get(row)
+        if parsed is None:
+            wnid, name, lemmas, senses, parents, gloss = self._lines[row].split("\t")[:6]
+            category = Category(wnid, name, tuple(lemmas.split()), gloss, tuple(parents.split()))
+            parsed = self._parsed[row] = (category, tuple(map(int, senses.split())))
+        return parsed

@@ -3,7 +3,8 @@
 A requested synset stands for every model category that is the synset or one of its
 hyponyms, transitively over every hypernym path, instance hyponyms included. Everything
 works from the tables shipped with the package: the ImageNet classes with their
-ancestors, and every other WordNet 3.0 noun (read on first use); nltk is not needed.
+ancestors, and every other WordNet 3.0 noun (read on first use, its rows parsed only where
+a lookup finds them); nltk is not needed.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import VocabularyError
-from .table import WNID, Category, WordNetTable, lemma_key, noun_exceptions, other_noun_lemmas
+from .table import WNID, Category, NounLines, WordNetTable, lemma_key, noun_exceptions
 
 # sense numbers start at 1 (nltk reads "dog.n.0" as the last sense)
 SYNSET_NAME = re.compile(r"(?P<lemma>.+)\.(?P<pos>[nvasr])\.(?P<number>0*[1-9]\d*)", re.IGNORECASE)
@@ -250,14 +251,16 @@ class Vocabulary:
         """wnid -> rank of the word's noun senses: all of WordNet's (`wordnet`), else the
         table's."""
         for form in _noun_forms(key):
-            tables = [self._table]
-            if wordnet and form in other_noun_lemmas():
-                tables.append(WordNetTable.other_nouns())
-            numbered = sorted(
-                (number, table.records[r].wnid)
-                for table in tables
-                for number, r in table.numbered_rows_of_lemma(form)
-            )
+            numbered = [
+                (n, self._table.records[r].wnid)
+                for n, r in self._table.numbered_rows_of_lemma(form)
+            ]
+            if wordnet:
+                others = NounLines.other_nouns()
+                numbered += [
+                    (n, others.record(r).wnid) for n, r in others.numbered_rows_of_lemma(form)
+                ]
+            numbered.sort()
             if numbered:
                 return {wnid: n for n, (_, wnid) in enumerate(numbered)}
         return {}
@@ -268,7 +271,7 @@ class Vocabulary:
 
     def _other(self, row: int | None) -> Category | None:
         """The record of a row of the other nouns' table, or None."""
-        return None if row is None else WordNetTable.other_nouns().records[row]
+        return None if row is None else NounLines.other_nouns().record(row)
 
     def _resolve_text(self, text: str) -> Category:
         if WNID.fullmatch(text):
@@ -279,7 +282,7 @@ class Vocabulary:
         return self._resolve_word(text)
 
     def _resolve_wnid(self, wnid: str) -> Category:
-        found = self._record(wnid) or self._other(WordNetTable.other_nouns().rows.get(wnid))
+        found = self._record(wnid) or self._other(NounLines.other_nouns().row(wnid))
         if found is None:
             raise VocabularyError(f"unknown wnid {wnid}: no WordNet 3.0 noun synset")
         return found
@@ -293,10 +296,9 @@ class Vocabulary:
         row = self._table.row_of_name(name)
         if row is not None:
             return self._table.records[row]
-        if lemma_key(lemma) in other_noun_lemmas():
-            found = self._other(WordNetTable.other_nouns().row_of_name(name))
-            if found is not None:
-                return found
+        found = self._other(NounLines.other_nouns().row_of_name(name))
+        if found is not None:
+            return found
         senses = [self._table.records[r].name for r in self._rows_of_word(lemma)]
         if senses:
             suggestion = f"; '{lemma}' has these senses: {listing(senses)}"
@@ -308,11 +310,9 @@ class Vocabulary:
         rows = self._rows_of_word(word)
         if rows:
             senses = [self._table.records[r] for r in rows]
-        elif set(_noun_forms(lemma_key(word))) & other_noun_lemmas():
-            wordnet = WordNetTable.other_nouns()
-            senses = [wordnet.records[r] for r in _rows_of_word(wordnet, word)]
         else:
-            senses = []
+            wordnet = NounLines.other_nouns()
+            senses = [wordnet.record(r) for r in _rows_of_word(wordnet, word)]
         if not senses:
             suggestion = _did_you_mean(lemma_key(word), self._table.lemma_keys())
             raise VocabularyError(f"unknown word '{word}': no WordNet noun{suggestion}")
@@ -395,7 +395,7 @@ def _noun_forms(key: str) -> list[str]:
     return [key, *noun_exceptions().get(key, ()), *rules]
 
 
-def _rows_of_word(table: WordNetTable, word: str) -> list[int]:
+def _rows_of_word(table: WordNetTable | NounLines, word: str) -> list[int]:
     """Rows of `table` having the word (else its singular) as a lemma, in sense order."""
     forms = _noun_forms(lemma_key(word))
     return next((rows for rows in map(table.rows_of_lemma, forms) if rows), [])
@@ -418,6 +418,7 @@ def _other_matches(
     ("a") from ranking thousands of synsets.
     """
     found: dict[str, Category] = {}
+    others = NounLines.other_nouns()
 
     def entries() -> list[tuple[int, int, int, str, Category]]:
         ranked = []
@@ -429,16 +430,14 @@ def _other_matches(
         return ranked
 
     def add(wnids: Iterable[str] = (), keys: Iterable[str] = ()) -> None:
-        """Add the synsets `wnids` and those having a lemma of `keys` (the other nouns'
-        table is read only here, for the first synset there is to add)."""
-        others = WordNetTable.other_nouns()
-        rows = [others.rows[w] for w in wnids if w in others.rows]
+        """Add the synsets `wnids` and those having a lemma of `keys`."""
+        rows = [r for r in map(others.row, wnids) if r is not None]
         for row in rows + [r for key in keys for r in others.rows_of_lemma(key)]:
-            found.setdefault(others.records[row].wnid, others.records[row])
+            found.setdefault(others.record(row).wnid, others.record(row))
 
     if any(w not in table_rows for w in senses):
         add(wnids=senses)
-    spelled = ((key, key.replace("_", " ")) for key in other_noun_lemmas())
+    spelled = ((key, key.replace("_", " ")) for key in others.lemma_keys())
     containing = [(key, text) for key, text in spelled if words in text]
     for tier in (1, 2):
         ahead = sum(t < tier or (t == tier and c < 0) for t, _, c, *_ in table_ranked)
@@ -452,8 +451,8 @@ def _other_matches(
 
 def _with_other_nouns(table: WordNetTable, wnids: list[str]) -> WordNetTable:
     """The table plus the synsets of `wnids` and their ancestors, from the other nouns."""
-    others = WordNetTable.other_nouns()
-    missing = sorted(w for w in wnids if w not in others.rows)
+    others = NounLines.other_nouns()
+    missing = sorted(w for w in wnids if others.row(w) is None)
     if missing:
         raise VocabularyError(f"not WordNet 3.0 noun synsets: {listing(missing)}")
     rows: dict[str, int] = {}
@@ -462,11 +461,14 @@ def _with_other_nouns(table: WordNetTable, wnids: list[str]) -> WordNetTable:
         wnid = todo.pop()
         if wnid in rows or wnid in table.rows:
             continue
-        rows[wnid] = others.rows[wnid]
-        todo.extend(others.records[rows[wnid]].parents)
+        row = others.row(wnid)
+        if row is None:  # never: the tables hold every hypernym of their synsets
+            raise VocabularyError(f"{wnid}: a hypernym in neither WordNet table")
+        rows[wnid] = row
+        todo.extend(others.record(row).parents)
     ordered = sorted(rows.values())
     senses = [" ".join(map(str, others.senses(r))) for r in ordered]
-    return table.extended([others.records[r] for r in ordered], senses)
+    return table.extended([others.record(r) for r in ordered], senses)
 
 
 def _as_list(items: Any) -> list[Any]:
