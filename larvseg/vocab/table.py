@@ -356,7 +356,9 @@ class _Column:
         needle, rows = f" {word} ", []
         at = self._text.find(needle)
         while at >= 0:
-            rows.append(bisect.bisect_right(self._starts, at) - 1)
+            row = bisect.bisect_right(self._starts, at) - 1
+            if not rows or rows[-1] != row:  # a value can hold the word twice ("A a")
+                rows.append(row)
             at = self._text.find(needle, at + 1)
         return rows
 
