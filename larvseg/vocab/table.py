@@ -353,7 +353,8 @@ class _Column:
         """Rows whose value has `word` as one of its space-separated words, ascending."""
         if word.split() != [word]:
             return []
-        needle, rows = f" {word} ", []
+        needle = f" {word} "
+        rows: list[int] = []
         at = self._text.find(needle)
         while at >= 0:
             row = bisect.bisect_right(self._starts, at) - 1
