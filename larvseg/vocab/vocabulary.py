@@ -437,8 +437,8 @@ def _other_matches(
 
     if any(w not in table_rows for w in senses):
         add(wnids=senses)
-    spelled = ((key, key.replace("_", " ")) for key in others.lemma_keys())
-    containing = [(key, text) for key, text in spelled if words in text]
+    part = words.replace(" ", "_")  # lemma keys hold no spaces: `part in key` is `words in text`
+    containing = [(key, key.replace("_", " ")) for key in others.lemma_keys() if part in key]
     for tier in (1, 2):
         ahead = sum(t < tier or (t == tier and c < 0) for t, _, c, *_ in table_ranked)
         if ahead + sum(t < tier for t, *_ in entries()) >= limit:
