@@ -88,7 +88,8 @@ def predict_labels(
     check_stride(stride, model.patch_size)
     device = model.device
     decided = items.decided
-    window = options.window or model.window_size or transform.size
+    p = model.patch_size
+    window = options.window or model.window_size or max(p, round(transform.size / p) * p)
     if model.window_size not in (None, window):
         raise InputError(
             f"window {window}: this network runs in windows of {model.window_size} pixels only"
