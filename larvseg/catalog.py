@@ -52,15 +52,21 @@ CHECKPOINTS: tuple[Checkpoint, ...] = (
     Checkpoint(
         "timm/deit3_base_patch16_224.fb_in22k_ft_in1k", 1000, "class token", 86.6, 16.1, 1177
     ),
-    Checkpoint("timm/vit_medium_patch16_gap_240.sw_in12k", 11821, "mean", 44.4),
-    Checkpoint("timm/vit_medium_patch16_reg4_gap_256.sbb_in12k", 11821, "mean + norm", 44.4),
-    Checkpoint("timm/eva02_base_patch14_448.mim_in22k_ft_in22k", 21841, "mean + norm", 103.1),
-    Checkpoint("timm/beitv2_base_patch16_224.in1k_ft_in22k", 21841, "mean + norm", 102.6),
-    Checkpoint("timm/swin_base_patch4_window7_224.ms_in22k", 21841, "mean", 109.1),
-    Checkpoint("timm/convnext_tiny.fb_in22k", 21841, "mean + norm", 44.6),
-    Checkpoint("timm/convnext_base.fb_in22k", 21841, "mean + norm", 110.0),
-    Checkpoint("timm/resnetv2_50x1_bit.goog_in21k", 21843, "mean", 68.3),
-    Checkpoint("timm/tf_efficientnetv2_s.in21k", 21843, "mean", 48.2),
+    Checkpoint("timm/vit_medium_patch16_gap_240.sw_in12k", 11821, "mean", 44.4, 24.1, 1104),
+    Checkpoint(
+        "timm/vit_medium_patch16_reg4_gap_256.sbb_in12k", 11821, "mean + norm", 44.4, 21.8, 1101
+    ),
+    Checkpoint(
+        "timm/eva02_base_patch14_448.mim_in22k_ft_in22k", 21841, "mean + norm", 103.1, 46.1, 1490
+    ),
+    Checkpoint(
+        "timm/beitv2_base_patch16_224.in1k_ft_in22k", 21841, "mean + norm", 102.6, 19.8, 1473
+    ),
+    Checkpoint("timm/swin_base_patch4_window7_224.ms_in22k", 21841, "mean", 109.1, 21.6, 1421),
+    Checkpoint("timm/convnext_tiny.fb_in22k", 21841, "mean + norm", 44.6, 18.7, 1072),
+    Checkpoint("timm/convnext_base.fb_in22k", 21841, "mean + norm", 110.0, 11.2, 1356),
+    Checkpoint("timm/resnetv2_50x1_bit.goog_in21k", 21843, "mean", 68.3, 26.1, 1158),
+    Checkpoint("timm/tf_efficientnetv2_s.in21k", 21843, "mean", 48.2, 43.5, 1054),
 )
 """The table of docs/weights.md, in its order."""
 
