@@ -144,6 +144,7 @@ def _segment(args: argparse.Namespace, info: DistInfo, device: Any) -> int:
             images_per_batch=args.batch_size,
             windows_per_pass=args.batch_size,
             num_workers=args.workers,
+            preselect=options.preselect,
         )
         with tqdm(total=len(mine), desc="segment", unit="image", disable=not info.is_main) as bar:
             segmented = _write_all(results, out_dir, failed, args.fail_fast, bar)
