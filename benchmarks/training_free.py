@@ -1,0 +1,419 @@
+"""Which classifier family makes the best dense segmenter without pixel labels? The toy, measured.
+
+Pretrains four small classifiers of matched size on image-level labels only (toy
+images that each show one class's texture, `larvseg.train.toy.textures`): a class-token
+ViT, a GAP ViT, a GAP ViT with 4 registers and a dilated ResNet (output stride 8, so
+its grid matches the ViTs' patch 8). Each is saved with `timm.models.save_for_hf`
+(safetensors + label_names) and segments multi-class toy scenes
+(`larvseg.train.toy.generate`'s validation scenes, 2-4 classes each, never seen with
+pixel labels) through larvseg's own loader and evaluation (`LarvSeg.from_pretrained`,
+`evaluate`: closed mode over the toy classes, mIoU). Varied per classifier:
+
+- stride: the patch-embedding stride, p = 8 and p / 2 = 4 (ViTs only);
+- preselect K: only the top-K classes of the classifier's own image-level prediction
+  on the window compete at each location (None = all classes);
+- last block: as trained, or the training-free change of CLIP dense-prediction work
+  (ClearCLIP: last block without its residual and MLP, query-query attention;
+  "qq+kk": with query-query plus key-key attention, as SCLIP's correlative attention).
+
+    nice -n 10 python benchmarks/training_free.py --out runs/training-free --seeds 0 1 2
+
+Prints the classifiers (parameters, held-out accuracy, training time) and one
+markdown table of mIoU mean +- std over the seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import MethodType
+from typing import Any
+
+import numpy as np
+import timm
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from timm.models import save_for_hf
+from torch import nn
+from tqdm import tqdm
+
+import larvseg
+from larvseg.config import ModelConfig
+from larvseg.errors import LarvSegError
+from larvseg.evaluation.runner import evaluate
+from larvseg.pipeline.predict import PredictOptions
+from larvseg.train.seeding import derive_seed, seed_sequence
+from larvseg.train.toy.generate import ToySpec, generate, toy_classes
+from larvseg.train.toy.textures import paint
+
+SIZE, PATCH = 64, 8
+MEAN = STD = (0.5, 0.5, 0.5)
+VIT = {"img_size": SIZE, "patch_size": PATCH, "embed_dim": 64, "depth": 4, "num_heads": 2}
+FAMILIES: dict[str, tuple[str, dict[str, Any]]] = {
+    "ViT class token": ("vit_tiny_patch16_224", {**VIT, "global_pool": "token"}),
+    "ViT GAP": ("vit_tiny_patch16_224", {**VIT, "global_pool": "avg", "class_token": False}),
+    "ViT GAP + 4 registers": (
+        "vit_tiny_patch16_224",
+        {**VIT, "global_pool": "avg", "class_token": False, "reg_tokens": 4, "no_embed_class": True},
+    ),
+    "ResNet (dilated, OS 8)": (
+        "resnet18",
+        {
+            "layers": [1, 1, 1, 1],
+            "channels": [16, 32, 64, 96],
+            "stem_width": 32,
+            "output_stride": PATCH,
+        },
+    ),
+}
+"""Family -> (timm model name, model_args): parameter counts within 20% of each other."""
+
+VARIANTS = ("as trained", "ClearCLIP (qq)", "qq+kk")
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """A trained classifier, saved for `LarvSeg.from_pretrained`."""
+
+    family: str
+    seed: int
+    folder: Path
+    network: nn.Module
+    params: int
+    accuracy: float
+    seconds: float
+
+
+def single_class_images(
+    seed: int, split: int, per_class: int, patterns: list[Any]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`(N, 3, S, S)` normalised images, each one class's texture over the whole image,
+    and their labels `(N,)`; drawn from the toy's textures, one generator per image."""
+    images, labels = [], []
+    region = np.zeros((SIZE, SIZE), dtype=np.int64)
+    for label, pattern in enumerate(patterns):
+        for i in range(per_class):
+            rng = np.random.default_rng(seed_sequence(seed, "single", split, label, i))
+            images.append(paint(region, [pattern], rng))
+            labels.append(label)
+    pixels = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255.0
+    return (pixels - 0.5) / 0.5, torch.tensor(labels)
+
+
+def create(family: str, num_classes: int) -> nn.Module:
+    """A family's timm classifier, random weights."""
+    name, kwargs = FAMILIES[family]
+    return timm.create_model(name, pretrained=False, num_classes=num_classes, **kwargs)
+
+
+def train(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, epochs: int, seed: int
+) -> float:
+    """Train `model` on image-level labels (AdamW, one-cycle, label smoothing); seconds."""
+    torch.manual_seed(seed)
+    batch = 64
+    steps = epochs * ((len(images) + batch - 1) // batch)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.05)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, 2e-3, total_steps=steps)
+    generator = torch.Generator().manual_seed(seed)
+    model.train()
+    start = time.perf_counter()
+    for _ in range(epochs):
+        for index in torch.randperm(len(images), generator=generator).split(batch):
+            loss = F.cross_entropy(model(images[index]), labels[index], label_smoothing=0.1)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+    return time.perf_counter() - start
+
+
+@torch.inference_mode()
+def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Top-1 accuracy of `model` (eval mode) on single-class images."""
+    model.eval()
+    return float((model(images).argmax(1) == labels).float().mean())
+
+
+def save(model: nn.Module, family: str, folder: Path, wnids: list[str]) -> Path:
+    """The classifier in the hub's timm layout: config.json (label_names) + safetensors."""
+    model.pretrained_cfg = {
+        **model.pretrained_cfg,
+        "input_size": [3, SIZE, SIZE],
+        "mean": MEAN,
+        "std": STD,
+    }
+    save_for_hf(
+        model,
+        str(folder),
+        model_config={"label_names": wnids},
+        model_args=FAMILIES[family][1],
+        safe_serialization=True,
+    )
+    return folder
+
+
+class ToyScenes:
+    """The toy's validation scenes as an `EvalDataset` (targets index `classes`)."""
+
+    def __init__(self, root: Path, classes: list[str]) -> None:
+        self.classes = classes
+        self.images = sorted((root / "val" / "images").glob("*.png"))
+        self.root = root
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def read(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        path = self.images[index]
+        target = np.asarray(Image.open(self.root / "val" / "annotations" / path.name))
+        return np.asarray(Image.open(path).convert("RGB")), target.astype(np.int64)
+
+
+class HeadPerLocation(nn.Module):
+    """A timm CNN classifier as a dense network the evaluation runs: its linear head
+    applied at every location of the final feature map (a class activation map), for a
+    larvseg whose loader does not take CNNs. Same calls as `LarvSegModel`'s dense path."""
+
+    def __init__(self, cnn: nn.Module, wnids: list[str]) -> None:
+        super().__init__()
+        self.cnn = cnn
+        self.config = ModelConfig(
+            backbone="resnet18",
+            classifier="linear",
+            categories=wnids,
+            image_size=SIZE,
+            mean=MEAN,
+            std=STD,
+        )
+        self.patch_size = PATCH
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def forward_features(self, x: torch.Tensor, stride: int | None = None) -> torch.Tensor:
+        if stride not in (None, PATCH):
+            raise LarvSegError(f"stride {stride}: the CNN runs at its output stride {PATCH} only")
+        features: torch.Tensor = self.cnn.forward_features(x)  # type: ignore[operator]
+        return features
+
+    def features(self, x: torch.Tensor, stride: int | None = None) -> Any:
+        from larvseg.pipeline.network import Features  # type: ignore[attr-defined]
+
+        return Features(self.forward_features(x, stride))
+
+    def classify(self, grid: torch.Tensor) -> torch.Tensor:
+        fc: Any = self.cnn.get_classifier()  # type: ignore[operator]
+        return torch.einsum("bdhw,cd->bchw", grid, fc.weight) + fc.bias[:, None, None]
+
+    classifier = classify
+
+
+class Preselected:
+    """`network` with only the top-`k` classes of `classifier`'s image-level prediction
+    on each window competing at each location (the others' logits set to -1e4).
+
+    `classifier` is the trained timm classifier as it is (its class token or pooled
+    features and head); the evaluation's windows each get their own selection."""
+
+    def __init__(self, network: Any, classifier: nn.Module, k: int) -> None:
+        self.network, self.image_classifier, self.k = network, classifier.eval(), k
+        self.config, self.patch_size = network.config, network.patch_size
+        self.keep: torch.Tensor | None = None
+
+    @property
+    def device(self) -> torch.device:
+        return torch.device(self.network.device)
+
+    def eval(self) -> Preselected:
+        return self
+
+    def to(self, device: Any) -> Preselected:
+        return self
+
+    def _select(self, x: torch.Tensor) -> None:
+        scores = self.image_classifier(x)
+        self.keep = torch.zeros_like(scores, dtype=torch.bool)
+        self.keep.scatter_(1, scores.topk(self.k, dim=1).indices, True)
+
+    def forward_features(self, x: torch.Tensor, stride: int | None = None) -> torch.Tensor:
+        self._select(x)
+        grid: torch.Tensor = self.network.forward_features(x, stride)
+        return grid
+
+    def features(self, x: torch.Tensor, stride: int | None = None) -> Any:
+        self._select(x)
+        return self.network.features(x, stride)
+
+    def classify(self, grid: torch.Tensor) -> torch.Tensor:
+        dense = getattr(self.network, "classify", None) or self.network.classifier
+        logits: torch.Tensor = dense(grid)
+        assert self.keep is not None
+        return logits.masked_fill(~self.keep[:, :, None, None], -1e4)
+
+    classifier = classify
+
+
+def last_block_forward(block: Any, mode: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The training-free last block: attention output only (no residual, no MLP), with
+    query-query (`mode` "qq") or query-query plus key-key ("qq+kk") attention."""
+    attn = block.attn
+
+    def forward(x: torch.Tensor, **_: Any) -> torch.Tensor:
+        batch, tokens, width = x.shape
+        y = block.norm1(x)
+        qkv = attn.qkv(y).reshape(batch, tokens, 3, attn.num_heads, -1).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)
+        q, k = attn.q_norm(q), attn.k_norm(k)
+        weights = (q @ q.transpose(-2, -1) * attn.scale).softmax(-1)
+        if mode == "qq+kk":
+            weights = weights + (k @ k.transpose(-2, -1) * attn.scale).softmax(-1)
+        out = (weights @ v).transpose(1, 2).reshape(batch, tokens, -1)
+        return block.ls1(attn.proj(attn.norm(out)))
+
+    return forward
+
+
+@contextlib.contextmanager
+def last_block(vit: Any, variant: str) -> Iterator[None]:
+    """Run `vit` with its last block replaced by `variant` (VARIANTS) inside the block."""
+    if variant == VARIANTS[0]:
+        yield
+        return
+    block = vit.blocks[-1]
+    block.forward = last_block_forward(block, "qq" if variant == VARIANTS[1] else "qq+kk")
+    try:
+        yield
+    finally:
+        del block.forward  # back to the class's forward
+
+
+def dense_network(folder: Path, trained: nn.Module, wnids: list[str]) -> tuple[Any, str]:
+    """The network larvseg's loader makes of `folder`, or (a CNN on a larvseg whose loader
+    refuses it) the head applied per location by this script; and which one it is."""
+    try:
+        return larvseg.LarvSeg.from_pretrained(folder, device="cpu").model, "larvseg loader"
+    except LarvSegError:
+        return HeadPerLocation(trained, wnids).eval(), "head per location (script)"
+
+
+def vit_of(network: Any) -> Any:
+    """The timm ViT inside a loaded larvseg model, None for a CNN."""
+    backbone = getattr(network, "backbone", None)
+    vit = getattr(backbone, "vit", None)
+    return vit if vit is not None and hasattr(vit, "blocks") else None
+
+
+def run_seed(
+    seed: int, out: Path, args: argparse.Namespace
+) -> tuple[list[Classifier], dict[tuple[str, int, int | None, str], float], dict[str, str]]:
+    """Train every family at `seed`, evaluate every setting; mIoU per setting."""
+    spec = ToySpec(
+        seed=seed,
+        image_size=SIZE,
+        base_images=1,
+        scene_images=1,
+        object_images=1,
+        val_images=args.scenes,
+    )
+    classes = toy_classes(spec)
+    wnids = [c.wnid for c in classes]
+    patterns = [c.pattern for c in classes]
+    data = generate(out / f"scenes-seed{seed}", spec, progress=False)
+    dataset = ToyScenes(data, wnids)
+    train_x, train_y = single_class_images(seed, 0, args.per_class, patterns)
+    test_x, test_y = single_class_images(seed, 1, 40, patterns)
+    trained: list[Classifier] = []
+    results: dict[tuple[str, int, int | None, str], float] = {}
+    paths: dict[str, str] = {}
+    for family in FAMILIES:
+        torch.manual_seed(derive_seed(seed, family))
+        model = create(family, len(wnids))
+        seconds = train(model, train_x, train_y, args.epochs, derive_seed(seed, family, "order"))
+        acc = accuracy(model, test_x, test_y)
+        folder = save(model, family, out / f"{family.split()[0]}-{len(trained)}-seed{seed}", wnids)
+        params = sum(p.numel() for p in model.parameters())
+        trained.append(Classifier(family, seed, folder, model, params, acc, seconds))
+        network, paths[family] = dense_network(folder, model, wnids)
+        vit = vit_of(network)
+        strides = [PATCH, PATCH // 2] if vit is not None else [PATCH]
+        variants = VARIANTS if vit is not None else VARIANTS[:1]
+        settings = [(s, k, v) for s in strides for k in [None, *args.preselect] for v in variants]
+        for stride, k, variant in tqdm(settings, desc=f"{family} seed {seed}", leave=False):
+            evaluated = network if k is None else Preselected(network, model, k)
+            with last_block(vit, variant):
+                result = evaluate(
+                    evaluated,
+                    dataset,
+                    [True] * len(wnids),
+                    PredictOptions(stride=stride),
+                    progress=False,
+                    readers=0,
+                )
+            results[(family, stride, k, variant)] = 100 * result.miou
+        print(
+            f"seed {seed} {family}: {params:,} parameters, held-out accuracy {100 * acc:.1f}%, "
+            f"trained in {seconds:.0f} s, mIoU as trained at stride {PATCH}: "
+            f"{results[(family, PATCH, None, VARIANTS[0])]:.1f}",
+            flush=True,
+        )
+    return trained, results, paths
+
+
+def mean_std(values: list[float]) -> str:
+    """`mean ± std` (sample std over seeds; 0 for one seed)."""
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.1f} ± {std:.1f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, required=True, help="folder for data and checkpoints")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--per-class", type=int, default=150, help="training images per class")
+    parser.add_argument("--scenes", type=int, default=100, help="validation scenes per seed")
+    parser.add_argument("--preselect", type=int, nargs="+", default=[2, 4])
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    start = time.perf_counter()
+    classifiers: list[Classifier] = []
+    results: dict[tuple[str, int, int | None, str], list[float]] = {}
+    paths: dict[str, str] = {}
+    for seed in args.seeds:
+        trained, scores, paths = run_seed(seed, args.out, args)
+        classifiers += trained
+        for key, value in scores.items():
+            results.setdefault(key, []).append(value)
+    print(
+        f"\n{len(args.seeds)} seeds, {args.epochs} epochs on {14 * args.per_class} single-class "
+        f"{SIZE}x{SIZE} images, {args.scenes} scenes per seed, {args.threads} thread(s), "
+        f"{time.perf_counter() - start:.0f} s in all\n"
+    )
+    print("| classifier | timm model | parameters | held-out accuracy | training s | dense path |")
+    print("|---|---|---|---|---|---|")
+    for family, (name, _) in FAMILIES.items():
+        own = [c for c in classifiers if c.family == family]
+        acc = mean_std([100 * c.accuracy for c in own])
+        secs = statistics.fmean(c.seconds for c in own)
+        row = f"| {family} | {name} | {own[0].params:,} | {acc} | {secs:.0f} | {paths[family]} |"
+        print(row)
+    print("\n| classifier | stride | preselect | last block | mIoU |")
+    print("|---|---|---|---|---|")
+    for (family, stride, k, variant), values in results.items():
+        print(f"| {family} | {stride} | {k or '-'} | {variant} | {mean_std(values)} |")
+    summary = {" / ".join(map(str, key)): values for key, values in results.items()}
+    (args.out / "results.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
