@@ -30,9 +30,10 @@ import json
 import statistics
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
-from types import MethodType
 from typing import Any
 
 import numpy as np
@@ -61,7 +62,13 @@ FAMILIES: dict[str, tuple[str, dict[str, Any]]] = {
     "ViT GAP": ("vit_tiny_patch16_224", {**VIT, "global_pool": "avg", "class_token": False}),
     "ViT GAP + 4 registers": (
         "vit_tiny_patch16_224",
-        {**VIT, "global_pool": "avg", "class_token": False, "reg_tokens": 4, "no_embed_class": True},
+        {
+            **VIT,
+            "global_pool": "avg",
+            "class_token": False,
+            "reg_tokens": 4,
+            "no_embed_class": True,
+        },
     ),
     "ResNet (dilated, OS 8)": (
         "resnet18",
@@ -85,7 +92,6 @@ class Classifier:
     family: str
     seed: int
     folder: Path
-    network: nn.Module
     params: int
     accuracy: float
     seconds: float
@@ -268,7 +274,7 @@ def last_block_forward(block: Any, mode: str) -> Callable[[torch.Tensor], torch.
     attn = block.attn
 
     def forward(x: torch.Tensor, **_: Any) -> torch.Tensor:
-        batch, tokens, width = x.shape
+        batch, tokens, _ = x.shape
         y = block.norm1(x)
         qkv = attn.qkv(y).reshape(batch, tokens, 3, attn.num_heads, -1).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
@@ -316,6 +322,7 @@ def run_seed(
     seed: int, out: Path, args: argparse.Namespace
 ) -> tuple[list[Classifier], dict[tuple[str, int, int | None, str], float], dict[str, str]]:
     """Train every family at `seed`, evaluate every setting; mIoU per setting."""
+    torch.set_num_threads(args.threads)
     spec = ToySpec(
         seed=seed,
         image_size=SIZE,
@@ -341,7 +348,7 @@ def run_seed(
         acc = accuracy(model, test_x, test_y)
         folder = save(model, family, out / f"{family.split()[0]}-{len(trained)}-seed{seed}", wnids)
         params = sum(p.numel() for p in model.parameters())
-        trained.append(Classifier(family, seed, folder, model, params, acc, seconds))
+        trained.append(Classifier(family, seed, folder, params, acc, seconds))
         network, paths[family] = dense_network(folder, model, wnids)
         vit = vit_of(network)
         strides = [PATCH, PATCH // 2] if vit is not None else [PATCH]
@@ -378,25 +385,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for data and checkpoints")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--per-class", type=int, default=150, help="training images per class")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--per-class", type=int, default=100, help="training images per class")
     parser.add_argument("--scenes", type=int, default=100, help="validation scenes per seed")
     parser.add_argument("--preselect", type=int, nargs="+", default=[2, 4])
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per seed")
+    parser.add_argument("--jobs", type=int, default=1, help="seeds run at a time (processes)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
     start = time.perf_counter()
     classifiers: list[Classifier] = []
     results: dict[tuple[str, int, int | None, str], list[float]] = {}
-    paths: dict[str, str] = {}
-    for seed in args.seeds:
-        trained, scores, paths = run_seed(seed, args.out, args)
+    with ProcessPoolExecutor(args.jobs) as pool:
+        runs = list(pool.map(run_seed, args.seeds, repeat(args.out), repeat(args)))
+    paths = runs[-1][2]
+    for trained, scores, _ in runs:
         classifiers += trained
         for key, value in scores.items():
             results.setdefault(key, []).append(value)
     print(
         f"\n{len(args.seeds)} seeds, {args.epochs} epochs on {14 * args.per_class} single-class "
-        f"{SIZE}x{SIZE} images, {args.scenes} scenes per seed, {args.threads} thread(s), "
+        f"{SIZE}x{SIZE} images, {args.scenes} scenes per seed, {args.jobs} seed(s) at a time, "
+        f"{args.threads} thread(s) each, "
         f"{time.perf_counter() - start:.0f} s in all\n"
     )
     print("| classifier | timm model | parameters | held-out accuracy | training s | dense path |")
