@@ -82,7 +82,8 @@ FAMILIES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 """Family -> (timm model name, model_args): parameter counts within 20% of each other."""
 
-VARIANTS = ("as trained", "ClearCLIP (qq)", "qq+kk")
+VARIANTS = {"none": "as trained", "qq": "ClearCLIP (qq)", "qq+kk": "qq + kk"}
+"""Last-block variants: command-line key -> name in the table."""
 
 
 @dataclass(frozen=True)
@@ -290,12 +291,12 @@ def last_block_forward(block: Any, mode: str) -> Callable[[torch.Tensor], torch.
 
 @contextlib.contextmanager
 def last_block(vit: Any, variant: str) -> Iterator[None]:
-    """Run `vit` with its last block replaced by `variant` (VARIANTS) inside the block."""
-    if variant == VARIANTS[0]:
+    """Run `vit` with its last block replaced by `variant` (a VARIANTS key) inside the block."""
+    if variant == "none":
         yield
         return
     block = vit.blocks[-1]
-    block.forward = last_block_forward(block, "qq" if variant == VARIANTS[1] else "qq+kk")
+    block.forward = last_block_forward(block, variant)
     try:
         yield
     finally:
@@ -352,7 +353,7 @@ def run_seed(
         network, paths[family] = dense_network(folder, model, wnids)
         vit = vit_of(network)
         strides = [PATCH, PATCH // 2] if vit is not None else [PATCH]
-        variants = VARIANTS if vit is not None else VARIANTS[:1]
+        variants = args.variants if vit is not None else ["none"]
         settings = [(s, k, v) for s in strides for k in [None, *args.preselect] for v in variants]
         for stride, k, variant in tqdm(settings, desc=f"{family} seed {seed}", leave=False):
             evaluated = network if k is None else Preselected(network, model, k)
@@ -369,7 +370,7 @@ def run_seed(
         print(
             f"seed {seed} {family}: {params:,} parameters, held-out accuracy {100 * acc:.1f}%, "
             f"trained in {seconds:.0f} s, mIoU as trained at stride {PATCH}: "
-            f"{results[(family, PATCH, None, VARIANTS[0])]:.1f}",
+            f"{results[(family, PATCH, None, 'none')]:.1f}",
             flush=True,
         )
     return trained, results, paths
@@ -385,10 +386,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for data and checkpoints")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--per-class", type=int, default=100, help="training images per class")
-    parser.add_argument("--scenes", type=int, default=100, help="validation scenes per seed")
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--per-class", type=int, default=60, help="training images per class")
+    parser.add_argument("--scenes", type=int, default=40, help="validation scenes per seed")
     parser.add_argument("--preselect", type=int, nargs="+", default=[2, 4])
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=["none", "qq"])
     parser.add_argument("--threads", type=int, default=1, help="torch threads per seed")
     parser.add_argument("--jobs", type=int, default=1, help="seeds run at a time (processes)")
     args = parser.parse_args()
@@ -419,7 +421,8 @@ def main() -> None:
     print("\n| classifier | stride | preselect | last block | mIoU |")
     print("|---|---|---|---|---|")
     for (family, stride, k, variant), values in results.items():
-        print(f"| {family} | {stride} | {k or '-'} | {variant} | {mean_std(values)} |")
+        name = VARIANTS[variant]
+        print(f"| {family} | {stride} | {k or '-'} | {name} | {mean_std(values)} |")
     summary = {" / ".join(map(str, key)): values for key, values in results.items()}
     (args.out / "results.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
 
