@@ -131,6 +131,7 @@ class LarvSeg:
         stride: int | None = ...,
         batch_size: int = ...,
         k: int = ...,
+        preselect: int | None = ...,
     ) -> Segmentation: ...
 
     @overload
@@ -144,6 +145,7 @@ class LarvSeg:
         stride: int | None = ...,
         batch_size: int = ...,
         k: int = ...,
+        preselect: int | None = ...,
     ) -> list[Segmentation]: ...
 
     def segment(
@@ -156,6 +158,7 @@ class LarvSeg:
         stride: int | None = None,
         batch_size: int = 4,
         k: int = 8,
+        preselect: int | None = None,
     ) -> Segmentation | list[Segmentation]:
         """Segment one image (or a list of images) into WordNet categories.
 
@@ -176,6 +179,10 @@ class LarvSeg:
                 for about 4-16 times the compute.
             batch_size: windows per forward pass.
             k: decoding candidates per patch.
+            preselect: only the image's top `preselect` categories by the network's
+                image-level logits (class token or pooled features; each sliding
+                window's, united per image) compete at each pixel; in open mode pixels
+                won by another category are unlabeled. None (default): all compete.
 
         Returns:
             A `Segmentation` (a list of them for a list input) at the input's resolution.
@@ -184,7 +191,12 @@ class LarvSeg:
         assignment, items = self.resolve_vocab(vocab, mode)
         arrays = [load_image(x) for x in images]
         options = PredictOptions(
-            size=size, stride=stride, batch_size=batch_size, k=k, autocast_dtype=self.autocast_dtype
+            size=size,
+            stride=stride,
+            batch_size=batch_size,
+            k=k,
+            autocast_dtype=self.autocast_dtype,
+            preselect=preselect,
         )
         predictions = predict_labels(self.model, arrays, assignment, options)
         results = [
@@ -206,6 +218,7 @@ class LarvSeg:
         batch_size: int = 8,
         k: int = 8,
         num_workers: int | None = None,
+        preselect: int | None = None,
     ) -> Iterator[FileResult]:
         """Segment many image files, decoding them in worker processes while the model runs.
 
@@ -213,7 +226,8 @@ class LarvSeg:
         resize, normalise); the windows of a batch's images run together, up to
         `batch_size` windows per forward pass. Results come in file order, each as soon as
         its batch is decoded; an unreadable file gives a result with its error instead
-        of stopping the run. `vocab`, `mode`, `size`, `stride` and `k` are `segment()`'s.
+        of stopping the run. `vocab`, `mode`, `size`, `stride`, `k` and `preselect` are
+        `segment()`'s.
         `num_workers` None: 2 beside a GPU, none beside a CPU model, whose cores they
         would take (on 2 cores they slow it down; benchmarks/folder.py).
 
@@ -222,7 +236,12 @@ class LarvSeg:
         """
         assignment, items = self.resolve_vocab(vocab, mode)
         options = PredictOptions(
-            size=size, stride=stride, batch_size=batch_size, k=k, autocast_dtype=self.autocast_dtype
+            size=size,
+            stride=stride,
+            batch_size=batch_size,
+            k=k,
+            autocast_dtype=self.autocast_dtype,
+            preselect=preselect,
         )
         transform = input_transform(self.model, size)
         if num_workers is None:

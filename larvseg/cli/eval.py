@@ -74,6 +74,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         help="patch-embedding stride, a divisor of the patch size (default: the patch size)",
     )
+    parser.add_argument(
+        "--preselect",
+        type=int,
+        metavar="K",
+        help="only the image's top K categories by the network's image-level logits compete "
+        "at each pixel (open mode: pixels won by another are unlabeled; default: all compete)",
+    )
     parser.add_argument("--limit", type=int, help="evaluate only the first N images")
     parser.set_defaults(func=run)
 
@@ -115,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
             window_step=args.window_step,
             stride=args.stride,
             autocast_dtype=resolve_dtype("bf16" if args.bf16 else None),
+            preselect=args.preselect,
         ),
         split=base.rule,
         device=resolve_device(args.device),

@@ -84,6 +84,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "on a 4x denser grid for about 4-16x the compute (default: the patch size)",
     )
     parser.add_argument(
+        "--preselect",
+        type=int,
+        metavar="K",
+        help="only the image's top K categories by the network's image-level logits compete "
+        "at each pixel (open mode: pixels won by another are unlabeled; default: all compete)",
+    )
+    parser.add_argument(
         "--batch-size",
         type=int,
         default=8,
@@ -137,6 +144,7 @@ def _segment(args: argparse.Namespace, info: DistInfo, device: Any) -> int:
             stride=args.stride,
             batch_size=args.batch_size,
             num_workers=args.workers,
+            preselect=args.preselect,
         )
         with tqdm(total=len(mine), desc="segment", unit="image", disable=not info.is_main) as bar:
             segmented = _write_all(results, out_dir, failed, args.fail_fast, bar)

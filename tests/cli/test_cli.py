@@ -162,3 +162,16 @@ def test_fail_fast_stops_at_the_first_bad_file(
     summary = json.loads((out / "larvseg-summary.json").read_text())
     assert len(summary["failed"]) == 1 and summary["segmented"] == 0  # broken.jpg sorts first
     assert not list(out.glob("*_labels.png"))
+
+
+def test_preselect_one_gives_one_category_per_image(
+    timm_checkpoint: Path, real_images, tmp_path
+) -> None:
+    """A single window per image (--size 64 on a square crop) and --preselect 1: the
+    whole image is the window's top image-level class."""
+    photo = tmp_path / "square.png"
+    Image.open(real_images[0]).convert("RGB").resize((64, 64)).save(photo)
+    args = ["segment", str(photo), "--model", str(timm_checkpoint), "--device", "cpu"]
+    assert main([*args, "--size", "64", "--preselect", "1", "-o", str(tmp_path / "out")]) == 0
+    info = json.loads((tmp_path / "out" / "square.json").read_text())
+    assert len(info["categories"]) == 1
