@@ -2,8 +2,8 @@
 
 Pretrains four small classifiers of matched size on image-level labels only (toy
 images that each show one class's texture, `larvseg.train.toy.textures`): a class-token
-ViT, a GAP ViT, a GAP ViT with 4 registers and a dilated ResNet (output stride 8, so
-its grid matches the ViTs' patch 8). Each is saved with `timm.models.save_for_hf`
+ViT, a GAP ViT, a GAP ViT with 4 registers and a dilated ConvNeXt (output stride 8,
+so its grid matches the ViTs' patch 8). Each is saved with `timm.models.save_for_hf`
 (safetensors + label_names) and segments multi-class toy scenes
 (`larvseg.train.toy.generate`'s validation scenes, 2-4 classes each, never seen with
 pixel labels) through larvseg's own loader and evaluation (`LarvSeg.from_pretrained`,
@@ -11,10 +11,12 @@ pixel labels) through larvseg's own loader and evaluation (`LarvSeg.from_pretrai
 
 - stride: the patch-embedding stride, p = 8 and p / 2 = 4 (ViTs only);
 - preselect K: only the top-K classes of the classifier's own image-level prediction
-  on the window compete at each location (None = all classes);
+  compete at each location (`PredictOptions.preselect`; None = all classes);
 - last block: as trained, or the training-free change of CLIP dense-prediction work
   (ClearCLIP: last block without its residual and MLP, query-query attention;
-  "qq+kk": with query-query plus key-key attention, as SCLIP's correlative attention).
+  "qq+kk": with query-query plus key-key attention, as SCLIP's correlative attention),
+  patched onto the loaded model's timm ViT for the run (it also changes the class
+  token or mean that preselection reads).
 
     nice -n 10 python benchmarks/training_free.py --out runs/training-free --seeds 0 1 2
 
@@ -46,8 +48,6 @@ from torch import nn
 from tqdm import tqdm
 
 import larvseg
-from larvseg.config import ModelConfig
-from larvseg.errors import LarvSegError
 from larvseg.evaluation.runner import evaluate
 from larvseg.pipeline.predict import PredictOptions
 from larvseg.train.seeding import derive_seed, seed_sequence
@@ -70,14 +70,9 @@ FAMILIES: dict[str, tuple[str, dict[str, Any]]] = {
             "no_embed_class": True,
         },
     ),
-    "ResNet (dilated, OS 8)": (
-        "resnet18",
-        {
-            "layers": [1, 1, 1, 1],
-            "channels": [16, 32, 64, 96],
-            "stem_width": 32,
-            "output_stride": PATCH,
-        },
+    "ConvNeXt (dilated, OS 8)": (
+        "convnext_atto",
+        {"dims": [24, 48, 96, 96], "depths": [1, 1, 1, 1], "output_stride": PATCH},
     ),
 }
 """Family -> (timm model name, model_args): parameter counts within 20% of each other."""
@@ -184,91 +179,6 @@ class ToyScenes:
         return np.asarray(Image.open(path).convert("RGB")), target.astype(np.int64)
 
 
-class HeadPerLocation(nn.Module):
-    """A timm CNN classifier as a dense network the evaluation runs: its linear head
-    applied at every location of the final feature map (a class activation map), for a
-    larvseg whose loader does not take CNNs. Same calls as `LarvSegModel`'s dense path."""
-
-    def __init__(self, cnn: nn.Module, wnids: list[str]) -> None:
-        super().__init__()
-        self.cnn = cnn
-        self.config = ModelConfig(
-            backbone="resnet18",
-            classifier="linear",
-            categories=wnids,
-            image_size=SIZE,
-            mean=MEAN,
-            std=STD,
-        )
-        self.patch_size = PATCH
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.parameters()).device
-
-    def forward_features(self, x: torch.Tensor, stride: int | None = None) -> torch.Tensor:
-        if stride not in (None, PATCH):
-            raise LarvSegError(f"stride {stride}: the CNN runs at its output stride {PATCH} only")
-        features: torch.Tensor = self.cnn.forward_features(x)  # type: ignore[operator]
-        return features
-
-    def features(self, x: torch.Tensor, stride: int | None = None) -> Any:
-        from larvseg.pipeline.network import Features  # type: ignore[attr-defined]
-
-        return Features(self.forward_features(x, stride))
-
-    def classify(self, grid: torch.Tensor) -> torch.Tensor:
-        fc: Any = self.cnn.get_classifier()  # type: ignore[operator]
-        return torch.einsum("bdhw,cd->bchw", grid, fc.weight) + fc.bias[:, None, None]
-
-    classifier = classify
-
-
-class Preselected:
-    """`network` with only the top-`k` classes of `classifier`'s image-level prediction
-    on each window competing at each location (the others' logits set to -1e4).
-
-    `classifier` is the trained timm classifier as it is (its class token or pooled
-    features and head); the evaluation's windows each get their own selection."""
-
-    def __init__(self, network: Any, classifier: nn.Module, k: int) -> None:
-        self.network, self.image_classifier, self.k = network, classifier.eval(), k
-        self.config, self.patch_size = network.config, network.patch_size
-        self.keep: torch.Tensor | None = None
-
-    @property
-    def device(self) -> torch.device:
-        return torch.device(self.network.device)
-
-    def eval(self) -> Preselected:
-        return self
-
-    def to(self, device: Any) -> Preselected:
-        return self
-
-    def _select(self, x: torch.Tensor) -> None:
-        scores = self.image_classifier(x)
-        self.keep = torch.zeros_like(scores, dtype=torch.bool)
-        self.keep.scatter_(1, scores.topk(self.k, dim=1).indices, True)
-
-    def forward_features(self, x: torch.Tensor, stride: int | None = None) -> torch.Tensor:
-        self._select(x)
-        grid: torch.Tensor = self.network.forward_features(x, stride)
-        return grid
-
-    def features(self, x: torch.Tensor, stride: int | None = None) -> Any:
-        self._select(x)
-        return self.network.features(x, stride)
-
-    def classify(self, grid: torch.Tensor) -> torch.Tensor:
-        dense = getattr(self.network, "classify", None) or self.network.classifier
-        logits: torch.Tensor = dense(grid)
-        assert self.keep is not None
-        return logits.masked_fill(~self.keep[:, :, None, None], -1e4)
-
-    classifier = classify
-
-
 def last_block_forward(block: Any, mode: str) -> Callable[[torch.Tensor], torch.Tensor]:
     """The training-free last block: attention output only (no residual, no MLP), with
     query-query (`mode` "qq") or query-query plus key-key ("qq+kk") attention."""
@@ -303,15 +213,6 @@ def last_block(vit: Any, variant: str) -> Iterator[None]:
         del block.forward  # back to the class's forward
 
 
-def dense_network(folder: Path, trained: nn.Module, wnids: list[str]) -> tuple[Any, str]:
-    """The network larvseg's loader makes of `folder`, or (a CNN on a larvseg whose loader
-    refuses it) the head applied per location by this script; and which one it is."""
-    try:
-        return larvseg.LarvSeg.from_pretrained(folder, device="cpu").model, "larvseg loader"
-    except LarvSegError:
-        return HeadPerLocation(trained, wnids).eval(), "head per location (script)"
-
-
 def vit_of(network: Any) -> Any:
     """The timm ViT inside a loaded larvseg model, None for a CNN."""
     backbone = getattr(network, "backbone", None)
@@ -321,7 +222,7 @@ def vit_of(network: Any) -> Any:
 
 def run_seed(
     seed: int, out: Path, args: argparse.Namespace
-) -> tuple[list[Classifier], dict[tuple[str, int, int | None, str], float], dict[str, str]]:
+) -> tuple[list[Classifier], dict[tuple[str, int, int | None, str], float]]:
     """Train every family at `seed`, evaluate every setting; mIoU per setting."""
     torch.set_num_threads(args.threads)
     spec = ToySpec(
@@ -341,7 +242,6 @@ def run_seed(
     test_x, test_y = single_class_images(seed, 1, 40, patterns)
     trained: list[Classifier] = []
     results: dict[tuple[str, int, int | None, str], float] = {}
-    paths: dict[str, str] = {}
     for family in FAMILIES:
         torch.manual_seed(derive_seed(seed, family))
         model = create(family, len(wnids))
@@ -350,19 +250,18 @@ def run_seed(
         folder = save(model, family, out / f"{family.split()[0]}-{len(trained)}-seed{seed}", wnids)
         params = sum(p.numel() for p in model.parameters())
         trained.append(Classifier(family, seed, folder, params, acc, seconds))
-        network, paths[family] = dense_network(folder, model, wnids)
+        network = larvseg.LarvSeg.from_pretrained(folder, device="cpu").model
         vit = vit_of(network)
         strides = [PATCH, PATCH // 2] if vit is not None else [PATCH]
         variants = args.variants if vit is not None else ["none"]
         settings = [(s, k, v) for s in strides for k in [None, *args.preselect] for v in variants]
         for stride, k, variant in tqdm(settings, desc=f"{family} seed {seed}", leave=False):
-            evaluated = network if k is None else Preselected(network, model, k)
             with last_block(vit, variant):
                 result = evaluate(
-                    evaluated,
+                    network,
                     dataset,
                     [True] * len(wnids),
-                    PredictOptions(stride=stride),
+                    PredictOptions(stride=stride, preselect=k),
                     progress=False,
                     readers=0,
                 )
@@ -373,7 +272,7 @@ def run_seed(
             f"{results[(family, PATCH, None, 'none')]:.1f}",
             flush=True,
         )
-    return trained, results, paths
+    return trained, results
 
 
 def mean_std(values: list[float]) -> str:
@@ -399,8 +298,7 @@ def main() -> None:
     results: dict[tuple[str, int, int | None, str], list[float]] = {}
     with ProcessPoolExecutor(args.jobs) as pool:
         runs = list(pool.map(run_seed, args.seeds, repeat(args.out), repeat(args)))
-    paths = runs[-1][2]
-    for trained, scores, _ in runs:
+    for trained, scores in runs:
         classifiers += trained
         for key, value in scores.items():
             results.setdefault(key, []).append(value)
@@ -410,13 +308,13 @@ def main() -> None:
         f"{args.threads} thread(s) each, "
         f"{time.perf_counter() - start:.0f} s in all\n"
     )
-    print("| classifier | timm model | parameters | held-out accuracy | training s | dense path |")
+    print("| classifier | timm model | parameters | held-out accuracy | training s |")
     print("|---|---|---|---|---|---|")
     for family, (name, _) in FAMILIES.items():
         own = [c for c in classifiers if c.family == family]
         acc = mean_std([100 * c.accuracy for c in own])
         secs = statistics.fmean(c.seconds for c in own)
-        row = f"| {family} | {name} | {own[0].params:,} | {acc} | {secs:.0f} | {paths[family]} |"
+        row = f"| {family} | {name} | {own[0].params:,} | {acc} | {secs:.0f} |"
         print(row)
     print("\n| classifier | stride | preselect | last block | mIoU |")
     print("|---|---|---|---|---|")
