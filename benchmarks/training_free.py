@@ -120,7 +120,7 @@ def train(
 ) -> float:
     """Train `model` on image-level labels (AdamW, one-cycle, label smoothing); seconds."""
     torch.manual_seed(seed)
-    batch = 64
+    batch = 32
     steps = epochs * ((len(images) + batch - 1) // batch)
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.05)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, 2e-3, total_steps=steps)
@@ -285,8 +285,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for data and checkpoints")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--per-class", type=int, default=60, help="training images per class")
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--per-class", type=int, default=80, help="training images per class")
     parser.add_argument("--scenes", type=int, default=40, help="validation scenes per seed")
     parser.add_argument("--preselect", type=int, nargs="+", default=[2, 4])
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=["none", "qq"])
