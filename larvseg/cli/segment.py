@@ -122,8 +122,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _segment(args: argparse.Namespace, info: DistInfo, device: Any) -> int:
     from ..distributed import gather_objects
-    from ..pipeline.files import find_images, shard
     from ..segmenter import LarvSeg
+    from .files import find_images, shard
 
     found = find_images(args.images, args.recursive)
     mine = shard(found.files, info.rank, info.world_size)

@@ -16,20 +16,13 @@ from pathlib import Path
 from PIL import Image
 
 from ..errors import InputError
+from ..pipeline.image import ImageFile
 
 
 def image_suffixes() -> frozenset[str]:
     """Lower-case suffixes of every format Pillow can open (".jpg", ".png", ".webp", ...)."""
     Image.init()
     return frozenset(ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN)
-
-
-@dataclass(frozen=True)
-class ImageFile:
-    """One input file and the name its outputs get (a relative path, no suffix)."""
-
-    path: Path
-    name: str
 
 
 @dataclass(frozen=True)
