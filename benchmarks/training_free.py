@@ -242,7 +242,7 @@ def run_seed(
     test_x, test_y = single_class_images(seed, 1, 40, patterns)
     trained: list[Classifier] = []
     results: dict[tuple[str, int, int | None, str], float] = {}
-    for family in FAMILIES:
+    for family in args.families:
         torch.manual_seed(derive_seed(seed, family))
         model = create(family, len(wnids))
         seconds = train(model, train_x, train_y, args.epochs, derive_seed(seed, family, "order"))
@@ -289,6 +289,7 @@ def main() -> None:
     parser.add_argument("--per-class", type=int, default=80, help="training images per class")
     parser.add_argument("--scenes", type=int, default=40, help="validation scenes per seed")
     parser.add_argument("--preselect", type=int, nargs="+", default=[2, 4])
+    parser.add_argument("--families", nargs="+", choices=list(FAMILIES), default=list(FAMILIES))
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=["none", "qq"])
     parser.add_argument("--threads", type=int, default=1, help="torch threads per seed")
     parser.add_argument("--jobs", type=int, default=1, help="seeds run at a time (processes)")
@@ -309,8 +310,9 @@ def main() -> None:
         f"{time.perf_counter() - start:.0f} s in all\n"
     )
     print("| classifier | timm model | parameters | held-out accuracy | training s |")
-    print("|---|---|---|---|---|---|")
-    for family, (name, _) in FAMILIES.items():
+    print("|---|---|---|---|---|")
+    for family in args.families:
+        name = FAMILIES[family][0]
         own = [c for c in classifiers if c.family == family]
         acc = mean_std([100 * c.accuracy for c in own])
         secs = statistics.fmean(c.seconds for c in own)
