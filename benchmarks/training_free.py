@@ -144,7 +144,7 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> fl
     return float((model(images).argmax(1) == labels).float().mean())
 
 
-def save(model: nn.Module, family: str, folder: Path, wnids: list[str]) -> Path:
+def save(model: Any, family: str, folder: Path, wnids: list[str]) -> Path:
     """The classifier in the hub's timm layout: config.json (label_names) + safetensors."""
     model.pretrained_cfg = {
         **model.pretrained_cfg,
@@ -185,7 +185,7 @@ def last_block_forward(block: Any, mode: str) -> Callable[[torch.Tensor], torch.
     attn = block.attn
 
     def forward(x: torch.Tensor, **_: Any) -> torch.Tensor:
-        batch, tokens, _ = x.shape
+        batch, tokens = x.shape[:2]
         y = block.norm1(x)
         qkv = attn.qkv(y).reshape(batch, tokens, 3, attn.num_heads, -1).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
