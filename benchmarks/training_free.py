@@ -1,10 +1,10 @@
 """Which classifier family makes the best dense segmenter without pixel labels? The toy, measured.
 
-Pretrains four small classifiers of matched size on image-level labels only (toy
+Pretrains five small classifiers of matched size on image-level labels only (toy
 images that each show one class's texture, `larvseg.train.toy.textures`): a class-token
-ViT, a GAP ViT, a GAP ViT with 4 registers and a dilated ConvNeXt (output stride 8,
-so its grid matches the ViTs' patch 8). Each is saved with `timm.models.save_for_hf`
-(safetensors + label_names) and segments multi-class toy scenes
+ViT, a GAP ViT, a GAP ViT with 4 registers and two dilated CNNs, a BiT-style ResNetV2
+and a ConvNeXt (output stride 8, so their grid matches the ViTs' patch 8). Each is
+saved with `timm.models.save_for_hf` (safetensors + label_names) and segments multi-class toy scenes
 (`larvseg.train.toy.generate`'s validation scenes, 2-4 classes each, never seen with
 pixel labels) through larvseg's own loader and evaluation (`LarvSeg.from_pretrained`,
 `evaluate`: closed mode over the toy classes, mIoU). Varied per classifier:
@@ -68,6 +68,15 @@ FAMILIES: dict[str, tuple[str, dict[str, Any]]] = {
             "class_token": False,
             "reg_tokens": 4,
             "no_embed_class": True,
+        },
+    ),
+    "BiT ResNetV2 (dilated, OS 8)": (
+        "resnetv2_18",
+        {
+            "layers": [1, 1, 1, 1],
+            "channels": [16, 32, 64, 96],
+            "stem_chs": 16,
+            "output_stride": PATCH,
         },
     ),
     "ConvNeXt (dilated, OS 8)": (
