@@ -43,11 +43,15 @@ class Checkpoint:
 
 
 CHECKPOINTS: tuple[Checkpoint, ...] = (
-    Checkpoint(DEFAULT_MODEL, 21843, "class token", 102.6),
-    Checkpoint("timm/vit_small_patch16_224.augreg_in21k", 21843, "class token", 30.1),
-    Checkpoint("timm/vit_large_patch16_224.augreg_in21k", 21843, "class token", 325.7),
-    Checkpoint("timm/vit_base_patch16_clip_224.laion2b_ft_in12k", 11821, "class token", 94.9),
-    Checkpoint("timm/deit3_base_patch16_224.fb_in22k_ft_in1k", 1000, "class token", 86.6),
+    Checkpoint(DEFAULT_MODEL, 21843, "class token", 102.6, 37.0, 1410),
+    Checkpoint("timm/vit_small_patch16_224.augreg_in21k", 21843, "class token", 30.1, 20.8, 1114),
+    Checkpoint("timm/vit_large_patch16_224.augreg_in21k", 21843, "class token", 325.7, 231.5, 2274),
+    Checkpoint(
+        "timm/vit_base_patch16_clip_224.laion2b_ft_in12k", 11821, "class token", 94.9, 76.6, 1297
+    ),
+    Checkpoint(
+        "timm/deit3_base_patch16_224.fb_in22k_ft_in1k", 1000, "class token", 86.6, 16.1, 1177
+    ),
     Checkpoint("timm/vit_medium_patch16_gap_240.sw_in12k", 11821, "mean", 44.4),
     Checkpoint("timm/vit_medium_patch16_reg4_gap_256.sbb_in12k", 11821, "mean + norm", 44.4),
     Checkpoint("timm/eva02_base_patch14_448.mim_in22k_ft_in22k", 21841, "mean + norm", 103.1),

@@ -6,15 +6,17 @@ import argparse
 import os
 from pathlib import Path
 
-from ..config import DATA_ROOT_ENV, DEFAULT_MODEL
+from ..config import DATA_ROOT_ENV
 from ..errors import InputError
 from ..vocab.benchmarks import BENCHMARK_PREFIX, BENCHMARKS, NOVEL_BASE
+from .options import add_device_argument, add_model_argument, add_predict_options, predict_options
 
 EPILOG = f"""\
 The benchmark's classes are the vocabulary: each covers its synset and the model's
 categories under it (closed mode, as `larvseg segment --vocab`). Classes sharing a synset
-are one class. Base classes: those in {NOVEL_BASE} (by wnid), as the paper splits them,
-unless --base-classes names others. Data layouts (as downloaded):
+are one class. Base classes: those in {NOVEL_BASE} (by wnid, larvseg's split),
+unless --base-classes names others; --base-classes paper: the paper's own split (by
+class name; ADE-150 87 novel, ADE-847 755, see configs/README.md). Data layouts (as downloaded):
   ade-150         ADEChallengeData2016/images/validation/*.jpg, annotations/validation/*.png
   ade-847         ADE20K_2021_17_01/images/ADE/validation/**/*.jpg and *_seg.png
   coco-stuff-171  coco_stuff164k/images/val2017/*.jpg, stuffthingmaps_trainval2017/val2017/*.png
@@ -41,18 +43,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the dataset's downloaded folder (e.g. .../ADEChallengeData2016) or its parent "
         f"(default: ${DATA_ROOT_ENV})",
     )
-    parser.add_argument(
-        "--model",
-        default=DEFAULT_MODEL,
-        help=f"checkpoint folder or Hugging Face hub id (default: {DEFAULT_MODEL})",
-    )
+    add_model_argument(parser)
     parser.add_argument("--split", default="val", choices=("val", "train"), help="default: val")
     parser.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT")
     parser.add_argument(
         "--base-classes",
-        metavar="FILE|benchmark:NAME",
-        help="the base classes: a file of wnids (one per line) or benchmark:NAME "
-        f"(default: the classes also in {NOVEL_BASE})",
+        metavar="FILE|benchmark:NAME|paper",
+        help="the base classes: a file of wnids (one per line), benchmark:NAME, or paper "
+        f"(the paper's split of the dataset) (default: the classes also in {NOVEL_BASE})",
     )
     parser.add_argument(
         "--allow-uncovered",
@@ -60,27 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="score classes that cover no model category (never predicted, IoU 0 where "
         "they occur; listed in the output) instead of stopping with an error",
     )
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
-    parser.add_argument("--bf16", action="store_true", help="run under bfloat16 autocast")
-    parser.add_argument(
-        "--size", type=int, help="short side images are resized to (default: the model's)"
-    )
-    parser.add_argument("--window", type=int, help="sliding-window side (default: --size)")
-    parser.add_argument(
-        "--window-step", type=int, help="sliding-window step (default: 2/3 of the window)"
-    )
-    parser.add_argument(
-        "--stride",
-        type=int,
-        help="patch-embedding stride, a divisor of the patch size (default: the patch size)",
-    )
-    parser.add_argument(
-        "--preselect",
-        type=int,
-        metavar="K",
-        help="only the image's top K categories by the network's image-level logits compete "
-        "at each pixel (open mode: pixels won by another are unlabeled; default: all compete)",
-    )
+    add_device_argument(parser)
+    add_predict_options(parser)
     parser.add_argument("--limit", type=int, help="evaluate only the first N images")
     parser.set_defaults(func=run)
 
@@ -88,12 +67,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print the table (and write the JSON)."""
     # torch and timm load only when this command runs
+    from ..distributed import resolve_device
     from ..evaluation.datasets import LAYOUTS, benchmark_dataset
-    from ..evaluation.predict import PredictOptions
     from ..evaluation.runner import BaseClasses, EvalReport, evaluate
     from ..modeling.model import LarvSegModel
-    from ..segmenter import resolve_device, resolve_dtype
     from ..vocab.benchmarks import novel_classes
+
+    options = predict_options(args)
 
     root = args.root or os.environ.get(DATA_ROOT_ENV)
     if not root:
@@ -103,27 +83,20 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--limit must be at least 1, got {args.limit}")
     dataset = benchmark_dataset(args.dataset, Path(root), args.split, args.limit)
     if args.base_classes:
-        base = BaseClasses.read(args.base_classes, "--base-classes")
+        base = BaseClasses.read(args.base_classes, "--base-classes", args.dataset)
     else:
         novel = {c.wnid for c in novel_classes(args.dataset)}
         base = BaseClasses(
             frozenset(set(dataset.classes) - novel),
             f"base = the {args.dataset} classes that are {NOVEL_BASE} classes (by wnid; "
-            f"{BENCHMARK_PREFIX}{NOVEL_BASE}), as the paper splits them",
+            f"{BENCHMARK_PREFIX}{NOVEL_BASE}; --base-classes paper: the paper's split)",
         )
     model = LarvSegModel.from_pretrained(args.model)
     result = evaluate(
         model,
         dataset,
         base.wnids,
-        PredictOptions(
-            size=args.size,
-            window=args.window,
-            window_step=args.window_step,
-            stride=args.stride,
-            autocast_dtype=resolve_dtype("bf16" if args.bf16 else None),
-            preselect=args.preselect,
-        ),
+        options,
         split=base.rule,
         device=resolve_device(args.device),
         allow_uncovered=args.allow_uncovered,

@@ -105,3 +105,54 @@ def test_base_classes_option_and_data_root_env(
     assert [w for w, row in rows.items() if row["base"]] == [DOG]
     assert rows[DOG]["iou"] == pytest.approx(2 / 3)  # 2 dog blocks, 1 person block
     assert (result["miou_base"], result["miou_novel"]) == (pytest.approx(2 / 3), 0.0)
+
+
+def test_the_papers_base_classes(
+    dog_model: str,
+    benchmark_tree: Callable[..., Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Sofa is base for larvseg (COCO-Stuff's couch is sofa.n.01) but novel for the paper
+    (no COCO name is "sofa"); wall is base for both, animal novel for both."""
+    sofa, animal, wall = 23, 126, 0
+    maps = [blocks([[sofa + 1, animal + 1], [wall + 1, 0]])]
+    root = benchmark_tree(tmp_path / "data", "ade-150", maps)
+    argv = ["eval", "--dataset", "ade-150", "--root", str(root), "--model", dog_model]
+    argv += ["--allow-uncovered", "--size", "64"]
+    flags = {}
+    for split in ("default", "paper", "paper:ade-150"):
+        out = tmp_path / f"{split}.json"
+        extra = [] if split == "default" else ["--base-classes", split]
+        assert main([*argv, *extra, "--json", str(out)]) == 0
+        result = json.loads(out.read_text())["ade-150"]
+        rows = {row["wnid"]: row["base"] for row in result["per_class"]}
+        flags[split] = [rows[classes("ade-150")[v].wnid] for v in (sofa, animal, wall)]
+        if split != "default":
+            assert "the ade-150 classes the paper counts base" in result["split"]
+            assert sum(rows.values()) == 63
+    assert flags == {
+        "default": [True, False, True],
+        "paper": [False, False, True],
+        "paper:ade-150": [False, False, True],
+    }
+    capsys.readouterr()
+    assert main([*argv, "--base-classes", "paper:coco-stuff-171"]) == 2
+    assert "the paper has no class sets of 'coco-stuff-171'" in capsys.readouterr().err
+
+
+def test_preselect_keeps_the_answer_when_the_top_class_wins_everywhere(
+    dog_model: str, benchmark_tree: Callable[..., Path], tmp_path: Path
+) -> None:
+    """Dog is also the image-level top class of `dog_everywhere`: `--preselect 1` scores the
+    same as all classes competing."""
+    maps = [blocks([[127, 1, 0], [127, 127, 1]])]
+    root = benchmark_tree(tmp_path / "data", "ade-150", maps)
+    argv = ["eval", "--dataset", "ade-150", "--root", str(root), "--model", dog_model]
+    argv += ["--allow-uncovered", "--size", "64"]
+    scores = []
+    for extra in ([], ["--preselect", "1"]):
+        out = tmp_path / f"scores{len(extra)}.json"
+        assert main([*argv, *extra, "--json", str(out)]) == 0
+        scores.append(json.loads(out.read_text())["ade-150"]["confusion"])
+    assert scores[0] == scores[1] and np.array(scores[0]).sum() == 16 * 16 * 5  # 0 is unlabelled

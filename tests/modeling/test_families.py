@@ -154,3 +154,11 @@ def test_unsupported_family_and_attention_pooling_are_refused(tmp_path: Path) ->
     )
     with pytest.raises(BackboneError, match="attention"):
         LarvSegModel.from_pretrained(tmp_path)
+
+
+def test_a_size_off_the_patch_grid_gets_windows_on_it(tmp_path: Path) -> None:
+    """EVA02's patches are 14 pixels: size 64 makes 70-pixel inputs and windows."""
+    _, folder = _save("eva02", tmp_path)
+    segmenter = LarvSeg(LarvSegModel.from_pretrained(folder), device="cpu")
+    image = np.random.default_rng(0).integers(0, 256, (50, 90, 3), dtype=np.uint8)
+    assert segmenter.segment(image, vocab=None, size=64).labels.shape == (50, 90)

@@ -100,5 +100,5 @@ def test_preselection_among_a_vocabulary(segmenter: LarvSeg, photo: np.ndarray) 
 
 def test_preselect_must_be_positive(segmenter: LarvSeg, photo: np.ndarray) -> None:
     items, _ = assign_items(Vocabulary(segmenter.model.config.categories), None)
-    with pytest.raises(InputError, match="preselect 0"):
+    with pytest.raises(InputError, match="preselect=0 must be a positive whole number"):
         predict_labels(segmenter.model, [photo], items, PredictOptions(size=64, preselect=0))

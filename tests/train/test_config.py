@@ -11,10 +11,9 @@ from larvseg.evaluation.labelmaps import read_class_list
 from larvseg.train.cli import main
 from larvseg.train.config import TrainConfig
 from larvseg.train.errors import TrainConfigError
+from larvseg.train.packaged import packaged_configs
 from larvseg.train.schema import load_config
 from larvseg.vocab.benchmarks import label_map_wnids
-
-REPO = Path(__file__).resolve().parents[2]
 
 SOURCE = {"name": "coco", "kind": "segmentation", "images": "img", "annotations": "ann"}
 
@@ -74,16 +73,14 @@ def test_dump_round_trips(tmp_path: Path) -> None:
     assert load_config(tmp_path / "dumped.yaml") == config
 
 
-@pytest.mark.parametrize(
-    "name", sorted(str(p.relative_to(REPO / "configs")) for p in (REPO / "configs").rglob("*.yaml"))
-)
+@pytest.mark.parametrize("name", sorted(packaged_configs()))
 def test_shipped_configs_load(name: str) -> None:
-    config = load_config(REPO / "configs" / name)
+    config = load_config(name)
     assert config.data.sources
 
 
 @pytest.mark.parametrize(
-    "path", sorted((REPO / "configs").glob("larvseg_c171_*.yaml")), ids=lambda p: p.name
+    "path", sorted(p for n, p in packaged_configs().items() if n.startswith("larvseg_c171_"))
 )
 def test_paper_configs_need_only_a_data_root(path: Path, tmp_path: Path) -> None:
     """No file to write: classes are shipped maps, every data path is under the root, and
@@ -115,20 +112,26 @@ def test_shipped_maps_read_values_as_stored(tmp_path: Path) -> None:
 
 
 def test_cli_reports_config_errors_in_one_line(tmp_path: Path, capsys) -> None:
-    code = main(["--config", str(write(tmp_path, {"optim": {"lrr": 1}}))])
+    code = main(["fit", "--config", str(write(tmp_path, {"optim": {"lrr": 1}}))])
     err = capsys.readouterr().err.strip()
     assert code == 2 and "\n" not in err and "optim.lrr" in err
 
 
-def test_help_lists_every_option(capsys) -> None:
+def test_help_lists_every_command_and_option(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    for option in (
-        *("--config", "--set", "--resume", "--eval-only", "--checkpoint", "--output-dir"),
-        *("--data-root", "--base-classes", "--json", "--allow-uncovered"),
-    ):
-        assert option in out
+    assert all(f"\n    {command} " in out for command in ("fit", "eval", "diagnose"))
+    shared = ("--config", "--set", "--output-dir", "--data-root")
+    for command, options in [
+        ("fit", ("--resume",)),
+        ("eval", ("--checkpoint", "--base-classes", "--json", "--allow-uncovered", "--stride")),
+        ("diagnose", ("SOURCE", "--checkpoint", "--max-images", "--device")),
+    ]:
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        out = capsys.readouterr().out
+        assert all(option in out for option in (*shared, *options)), command
 
 
 def test_old_key_ca_top5_still_reads_with_a_warning() -> None:

@@ -105,6 +105,23 @@ def test_classes_the_model_lacks_stop_unless_allowed(saved: str, tmp_path: Path)
         run_evaluation(config, saved, progress=False)
     report = run_evaluation(config, saved, progress=False, allow_uncovered=True)
     assert report.results[0].uncovered == [SKY]
+    allowed = TrainConfig.from_dict({"data": {"sources": [test], "allow_uncovered": True}})
+    assert run_evaluation(allowed, saved, progress=False).results[0].uncovered == [SKY]
+
+
+def test_the_papers_split_as_base_classes(tmp_path: Path) -> None:
+    """`paper` takes the benchmark of the evaluation sources; `paper:NAME` names it."""
+    val = {"name": "val", "kind": "segmentation", "images": "i", "annotations": "a"}
+    val["classes"] = "benchmark:ade-847"
+    data = {"data": {"eval_sources": [val], "base_classes": "paper", "root": str(tmp_path)}}
+    config = TrainConfig.from_dict(data)
+    split = base_classes(config)
+    assert len(split.wnids) == 92 and "the ade-847 classes the paper counts base" in split.rule
+    assert base_classes(config, "paper:ade-150").wnids != split.wnids
+    other = {**val, "name": "own", "classes": [DOG]}
+    mixed = TrainConfig.from_dict({"data": {**data["data"], "eval_sources": [val, other]}})
+    with pytest.raises(EvaluationError, match=r"data\.base_classes: 'paper' needs the benchmark"):
+        base_classes(mixed)
 
 
 def test_eval_only_command(saved: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -113,7 +130,7 @@ def test_eval_only_command(saved: str, tmp_path: Path, capsys: pytest.CaptureFix
     (tmp_path / "base.txt").write_text(f"{CAT}\n", encoding="utf-8")
     argv = ["--config", str(tmp_path / "run.yaml")]
     out = tmp_path / "eval.json"
-    evaluate = [*argv, "--eval-only", "--checkpoint", saved]
+    evaluate = ["eval", *argv, "--checkpoint", saved]
     assert main([*evaluate, "--json", str(out), "--base-classes", str(tmp_path / "base.txt")]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith("evaluation of coco: mIoU") and "dog.n.01" in printed
@@ -121,11 +138,12 @@ def test_eval_only_command(saved: str, tmp_path: Path, capsys: pytest.CaptureFix
     data: dict[str, Any] = json.loads(out.read_text())
     assert list(data) == ["coco"] and "confusion" in data["coco"]
     assert [row["base"] for row in data["coco"]["per_class"]] == [False, True]
-    assert main([*argv, "--eval-only", "--checkpoint", str(tmp_path / "nowhere")]) == 2
+    assert main(["eval", *argv, "--checkpoint", str(tmp_path / "nowhere")]) == 2
     assert "nowhere" in capsys.readouterr().err
     for flag in (["--json", "x.json"], ["--base-classes", "b.txt"], ["--allow-uncovered"]):
-        assert main([*argv, *flag]) == 2
-        assert f"{flag[0]} is for --eval-only" in capsys.readouterr().err
+        with pytest.raises(SystemExit):  # argparse: an eval option given to fit
+            main(["fit", *argv, *flag])
+        assert f"unrecognized arguments: {flag[0]}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", ["ade-150", "ade-847"])
@@ -150,10 +168,12 @@ def test_eval_only_and_larvseg_eval_agree(
     source.update(name=name, kind="segmentation", classes=f"benchmark:{name}")
     data = {"eval_sources": [source], "base_classes": "benchmark:coco-stuff-171"}
     (tmp_path / "run.yaml").write_text(yaml.safe_dump({"data": data}))
-    configured = ["--config", str(tmp_path / "run.yaml"), "--data-root", str(root)]
-    configured += ["--eval-only", "--checkpoint", saved, "--json", str(tmp_path / "a.json")]
+    configured = ["eval", "--config", str(tmp_path / "run.yaml"), "--data-root", str(root)]
+    configured += ["--checkpoint", saved, "--json", str(tmp_path / "a.json")]
     direct = ["eval", "--dataset", name, "--root", str(root), "--model", saved]
     direct += ["--json", str(tmp_path / "b.json")]
+    predict = ["--size", "48", "--window", "32", "-k", "0", "--device", "cpu"]  # both have them
+    configured, direct = [*configured, *predict], [*direct, *predict]
     assert main([*configured, "--allow-uncovered"]) == 0
     assert larvseg_main([*direct, "--allow-uncovered"]) == 0
     a, b = (json.loads((tmp_path / f).read_text())[name] for f in ("a.json", "b.json"))
