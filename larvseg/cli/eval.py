@@ -6,6 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
+from ..atomic import check_output_file
 from ..config import DATA_ROOT_ENV, DEFAULT_MODEL
 from ..errors import InputError
 from ..vocab.benchmarks import BENCHMARK_PREFIX, BENCHMARKS, NOVEL_BASE
@@ -88,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
     from ..segmenter import resolve_device, resolve_dtype
     from ..vocab.benchmarks import novel_classes
 
+    if args.json:  # a bad location fails now, not after the evaluation
+        check_output_file(args.json, "--json")
     root = args.root or os.environ.get(DATA_ROOT_ENV)
     if not root:
         folder = LAYOUTS[args.dataset].folder

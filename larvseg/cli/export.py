@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..atomic import check_output_file
 from ..config import DEFAULT_MODEL
 
 
@@ -37,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from ..export.onnx import OnnxNetwork, export_onnx, max_abs_difference
     from ..modeling.model import LarvSegModel  # torch and timm load only when this runs
 
+    check_output_file(args.output, "-o")  # a bad location fails now, not after the export
     model = LarvSegModel.from_pretrained(args.model)
     path = export_onnx(model, Path(args.output), opset=args.opset)
     network = OnnxNetwork(path)

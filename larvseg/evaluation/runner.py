@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..atomic import write_text
 from ..errors import DataError, EvaluationError
 from ..modeling.model import LarvSegModel
 from .labelmaps import IGNORE_INDEX, class_wnids
@@ -185,8 +186,8 @@ class EvalReport:
 
     def write_json(self, path: str | Path) -> Path:
         """Write `to_json(indent=None)` (compact: ADE-847's confusion matrix alone has
-        559,504 entries) to `path`, folders created; returns the path."""
+        559,504 entries) to `path`, folders created, atomically (`larvseg.atomic`);
+        returns the path."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.to_json(indent=None) + "\n", encoding="utf-8")
-        return path
+        return write_text(path, self.to_json(indent=None) + "\n")

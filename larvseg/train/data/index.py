@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ...atomic import atomic_path
 from ...errors import DataError
 
 if TYPE_CHECKING:
@@ -168,11 +169,9 @@ class SourceIndex:
             "stamps": self.stamps,
         }
         encoded = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
         arrays: dict[str, Any] = {"meta": encoded, **self.arrays()}
-        with partial.open("wb") as file:
+        with atomic_path(path) as partial, partial.open("wb") as file:
             np.savez(file, **arrays)
-        os.replace(partial, path)
 
     @classmethod
     def load(cls, path: Path) -> SourceIndex:
