@@ -19,6 +19,11 @@ import pytest
 from PIL import Image
 
 from tests.conftest import REPO
+from tests.train.data.conftest import (  # noqa: F401  (the data writers, as fixtures here too)
+    image_source,
+    write_hf_dataset,
+    write_shards,
+)
 
 NOBODY = 65534
 HOOK = """

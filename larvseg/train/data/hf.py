@@ -39,12 +39,22 @@ def _open(folder: str, where: str) -> Any:
             f"{where}: {folder} is not a dataset written by save_to_disk ({err}); convert one "
             "with datasets.load_dataset(...).save_to_disk(folder)"
         ) from err
+    except (OSError, ValueError) as err:  # a damaged Arrow file (ArrowInvalid) or JSON metadata
+        raise DataError(
+            f"{where}: the dataset in {folder} is damaged ({_describe(err)}); write it again "
+            "with save_to_disk"
+        ) from err
     if isinstance(dataset, datasets.DatasetDict):
         raise DataError(
             f"{where}: {folder} holds the splits {list(dataset)}; point `images` at one of "
             f"them, e.g. {Path(folder) / next(iter(dataset))}"
         )
     return dataset
+
+
+def _describe(err: Exception) -> str:
+    """An exception as `Type: message` on one line (pyarrow's messages name the file)."""
+    return f"{type(err).__name__}: {' '.join(str(err).split())}"
 
 
 def _class_names(feature: Any) -> list[str | None] | None:
@@ -68,7 +78,13 @@ class HFSamples:
                 f"{where}: {config.images} has columns {dataset.column_names}; expected "
                 f"{IMAGE_COLUMN!r} and one of {list(LABEL_COLUMNS)}"
             )
-        column = dataset.data.column(columns[0]).combine_chunks()
+        try:
+            column = dataset.data.column(columns[0]).combine_chunks()
+        except (OSError, ValueError) as err:
+            raise DataError(
+                f"{where}: cannot read the labels of {config.images} ({_describe(err)}); write "
+                "the dataset again with save_to_disk"
+            ) from err
         if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
             counts = compute.list_value_length(column).fill_null(0).to_numpy()
             values = compute.list_flatten(column)
@@ -105,7 +121,10 @@ class HFSamples:
         return None
 
     def _cell(self, index: int) -> dict[str, Any]:
-        cell = self.dataset[index][IMAGE_COLUMN]
+        try:
+            cell = self.dataset[index][IMAGE_COLUMN]
+        except (OSError, ValueError) as err:  # the row's Arrow data is damaged
+            raise ImageError(f"{self.path(index)}: cannot read the row ({_describe(err)})") from err
         if not cell or not (cell.get("bytes") or cell.get("path")):
             raise ImageError(f"{self.path(index)}: the row has no image")
         return cell
