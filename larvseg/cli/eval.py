@@ -125,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
         name=args.dataset,
     )
     report = EvalReport([result])
+    report.check_scored()
     print(report)
     if args.json:
         print(f"wrote {report.write_json(args.json)}")
