@@ -98,11 +98,15 @@ def _writable_folder(folder: Path, label: str) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise OutputError(f"cannot write {label}: cannot create folder {folder} ({_why(err)})") from err
+        raise OutputError(
+            f"cannot write {label}: cannot create folder {folder} ({_why(err)})"
+        ) from err
     try:
         probe, name = tempfile.mkstemp(prefix=".larvseg-probe.", suffix=PARTIAL_SUFFIX, dir=folder)
     except OSError as err:
-        raise OutputError(f"cannot write {label}: cannot write in folder {folder} ({_why(err)})") from err
+        raise OutputError(
+            f"cannot write {label}: cannot write in folder {folder} ({_why(err)})"
+        ) from err
     os.close(probe)
     os.unlink(name)
 

@@ -67,7 +67,8 @@ class ModelConfig:
             raise ConfigError(f"image_size must be positive, got {self.image_size}")
         if self.embed_dim is not None and self.embed_dim < 0:
             raise ConfigError(
-                f"embed_dim must be positive (or 0 or null: the backbone width), got {self.embed_dim}"
+                "embed_dim must be positive (or 0 or null: the backbone width), got "
+                f"{self.embed_dim}"
             )
         check_backbone_kwargs(self.backbone_kwargs)
         self.mean = _triple(self.mean, "mean")

@@ -45,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "-r, a broken link) is listed there too. OUT_DIR is never read as input. Every "
             "file is written under a temporary name and renamed when complete, so an "
             "interrupted run leaves no half-written file; running the same command again "
-            "rewrites every output and finishes the run. Under torchrun every process takes its own share of the files: "
+            "rewrites every output and finishes the run. Under torchrun every process takes "
+            "its own share of the files: "
             "`torchrun --nproc-per-node N -m larvseg segment ...` for N GPUs."
         ),
     )

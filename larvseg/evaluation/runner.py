@@ -31,6 +31,7 @@ from .labelmaps import IGNORE_INDEX, class_wnids
 from .metrics import ConfusionMatrix, EvalResult
 from .predict import DEFAULT_OPTIONS, ClassPredictor, PredictOptions
 
+
 @dataclass(frozen=True)
 class Skipped:
     """An image left out of an evaluation: the file that could not be used, and why."""

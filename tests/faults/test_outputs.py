@@ -55,12 +55,12 @@ def test_an_unwritable_output_folder_is_refused_before_any_work(
     locked.mkdir(mode=0o555)
     locked.chmod(0o555)
     make_images(world_tmp, ["a.png"])
+    model = str(shared_checkpoint)
     for args in (
-        ["segment", str(world_tmp / "a.png"), "-o", str(locked / "out")],
-        ["export", str(shared_checkpoint), "-o", str(locked / "m.onnx")],
+        ["segment", str(world_tmp / "a.png"), "-o", str(locked / "out"), "--model", model],
+        ["export", model, "-o", str(locked / "m.onnx")],
     ):
-        result = larvseg(*args, "--model" if args[0] == "segment" else "--opset",
-                         str(shared_checkpoint) if args[0] == "segment" else "18", user=True)  # fmt: skip
+        result = larvseg(*args, user=True)
         assert result.returncode == 2, result.stderr
         (line,) = error_lines(result.stderr)
         assert str(locked) in line and "permission denied" in line
@@ -98,7 +98,10 @@ def test_outputs_in_the_input_folder_are_never_read_back(
         assert main(["segment", str(folder), "-o", str(folder), *run]) == 0
     inside = json.loads((nested / "out" / "larvseg-summary.json").read_text())
     assert (inside["files"], inside["segmented"]) == (2, 2)
-    skipped_out = {"path": str(nested / "out"), "reason": "the output folder (-o): never read as input"}
+    skipped_out = {
+        "path": str(nested / "out"),
+        "reason": "the output folder (-o): never read as input",
+    }
     assert inside["skipped"] == [skipped_out]
     beside = json.loads((folder / "larvseg-summary.json").read_text())
     assert (beside["files"], beside["segmented"]) == (1, 1)

@@ -119,10 +119,14 @@ def list_shards(
                             f"{message}; write or download it again, or set "
                             "data.bad_samples: skip to keep its complete samples"
                         )
-                    warnings.warn(f"{message}; skipped (data.bad_samples: skip)", DataWarning)
+                    warnings.warn(
+                        f"{message}; skipped (data.bad_samples: skip)", DataWarning, stacklevel=2
+                    )
                     damaged.append(str(shard))
                 for key, group in kept:
-                    _add_sample(builder, shard_id, tar, key, group, f"{where}: sample {key} of {shard}")
+                    _add_sample(
+                        builder, shard_id, tar, key, group, f"{where}: sample {key} of {shard}"
+                    )
         except (tarfile.TarError, UnicodeDecodeError) as err:
             raise DataError(f"{where}: cannot read shard {shard}: {err}") from err
     raw = read_class_list(config.classes, where)
@@ -149,7 +153,10 @@ def _complete(
     inside = all(m.offset_data + m.size <= size for _, group in groups for m in group.values())
     where = cut[0] if cut and inside else f"it ends at byte {size}, inside its data"
     lost = len(groups) - len(kept)
-    return kept, f"{where}; {lost} of its {len(groups)} samples listed, and any after them, are lost"
+    return (
+        kept,
+        f"{where}; {lost} of its {len(groups)} samples listed, and any after them, are lost",
+    )
 
 
 def _usable(group: dict[str, tarfile.TarInfo]) -> bool:
