@@ -54,6 +54,7 @@ def build_segmenter(dtype: str | None, image_size: int = 512):
     from timm.data import ImageNetInfo
 
     from larvseg import LarvSeg, LarvSegModel, ModelConfig
+    from larvseg.modeling.classifier import LinearClassifier
 
     torch.manual_seed(0)
     config = ModelConfig(
@@ -65,7 +66,8 @@ def build_segmenter(dtype: str | None, image_size: int = 512):
         std=(0.5, 0.5, 0.5),
     )
     model = LarvSegModel(config)
-    torch.nn.init.normal_(model.classifier.head.weight, std=0.02)  # type: ignore[union-attr]
+    assert isinstance(model.classifier, LinearClassifier)
+    torch.nn.init.normal_(model.classifier.head.weight, std=0.02)
     return LarvSeg(model, device="cpu", dtype=dtype)
 
 

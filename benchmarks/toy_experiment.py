@@ -130,7 +130,8 @@ def main() -> None:
     overrides = (*(SMOKE_OVERRIDES if args.smoke else ()), *args.overrides)
     for seed in args.seeds:
         generate(args.out / f"data-seed{seed}", ToySpec(seed=seed, **spec_args), progress=False)
-    todo, done = [], []
+    todo: list[tuple[str, int, Path]] = []
+    done: list[tuple[str, int, Path]] = []
     for seed in args.seeds:
         for method in args.methods:
             path = _run_dir(args.out, method, seed) / "result.json"

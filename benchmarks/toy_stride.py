@@ -22,7 +22,6 @@ from larvseg.modeling.model import LarvSegModel
 from larvseg.pipeline.predict import PredictOptions
 from larvseg.train.data.dataset import build_dataset
 from larvseg.train.schema import load_config
-from larvseg.train.toy.experiment import with_data_root
 from larvseg.train.toy.generate import read_manifest
 
 
@@ -35,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = LarvSegModel.from_pretrained(args.run / "model")
-    config = with_data_root(load_config(args.run / "config.yaml"), args.data)
+    config = load_config(args.run / "config.yaml", data_root=str(args.data))
     _, classes = read_manifest(args.data)
     novel = {c.wnid for c in classes if c.role == "novel"}
     val = config.data.eval_sources[0]

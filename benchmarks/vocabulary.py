@@ -78,8 +78,9 @@ def main() -> None:
             lambda: vocab.search("dog", wordnet=False),
         ),
     ]
-    if nltk_wordnet() is not None:
-        nltk_wordnet().synsets("dog")  # load nltk's WordNet once, outside the timing
+    wordnet = nltk_wordnet()
+    if wordnet is not None:
+        wordnet.synsets("dog")  # load nltk's WordNet once, outside the timing
         warm_calls += [
             ('search("dog") (warm, table + WordNet)', lambda: vocab.search("dog")),
             ('search("bicyclist") (warm, outside the table)', lambda: vocab.search("bicyclist")),

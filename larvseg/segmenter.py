@@ -13,8 +13,7 @@ import torch
 from .config import DEFAULT_MODEL
 from .errors import InputError
 from .modeling.model import LarvSegModel
-from .pipeline.files import ImageFile
-from .pipeline.image import ImageInput, describe_input, load_image
+from .pipeline.image import ImageFile, ImageInput, describe_input, load_image
 from .pipeline.labeling import ItemAssignment, assign_items
 from .pipeline.loader import FailedImage, LoadedImage, load_batches
 from .pipeline.predict import PredictOptions, input_transform, predict_labels

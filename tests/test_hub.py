@@ -154,3 +154,17 @@ def test_every_from_pretrained_is_the_same_loader(
     state_a, state_b = a.state_dict(), b.state_dict()
     assert state_a.keys() == state_b.keys()
     assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
+
+
+@pytest.mark.parametrize("pool", ["token", "avg"])
+def test_image_logits_are_timms_logits(
+    make_timm_classifier: Any, save_timm_checkpoint: Any, tmp_path: Path, pool: str
+) -> None:
+    vit = make_timm_classifier(num_classes=1000, global_pool=pool, seed=4)
+    model = LarvSegModel.from_pretrained(str(save_timm_checkpoint(vit, tmp_path, global_pool=pool)))
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        ours = model.image_logits(model.features(x))
+        ref = vit(x)
+    assert ours.shape == (2, 1000)
+    assert (ours - ref).abs().max().item() <= 1e-5

@@ -12,7 +12,7 @@ from PIL import Image
 
 from larvseg import LarvSeg, VocabularyError
 from larvseg.errors import InputError
-from larvseg.pipeline.files import ImageFile
+from larvseg.pipeline.image import ImageFile
 from larvseg.pipeline.preprocess import normalize, resize_to_model
 
 

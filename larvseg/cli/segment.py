@@ -23,7 +23,7 @@ from ..errors import InputError, LarvSegError
 
 if TYPE_CHECKING:
     from ..distributed import DistInfo
-    from ..pipeline.files import ImageFile
+    from ..pipeline.image import ImageFile
     from ..segmenter import FileResult
 
 SUMMARY_NAME = "larvseg-summary.json"
@@ -122,8 +122,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _segment(args: argparse.Namespace, info: DistInfo, device: Any) -> int:
     from ..distributed import gather_objects
-    from ..pipeline.files import find_images, shard
     from ..segmenter import LarvSeg
+    from .files import find_images, shard
 
     out_dir = check_output_folder(args.output_dir, "output folder (-o)")
     found = find_images(args.images, args.recursive, output_dir=out_dir)

@@ -26,6 +26,7 @@ from ..config import ModelConfig
 from ..errors import CheckpointError, InputError
 from ..extras import import_extra
 from ..modeling.model import LarvSegModel
+from ..pipeline.network import WholeNetwork
 
 INPUT_NAME = "pixel_values"
 OUTPUT_NAME = "logits"
@@ -85,7 +86,7 @@ def export_onnx(model: LarvSegModel, path: str | Path, opset: int = DEFAULT_OPSE
     return path
 
 
-class OnnxNetwork:
+class OnnxNetwork(WholeNetwork):
     """An exported larvseg network run by onnxruntime: a `DenseNetwork` for larvseg's
     prediction path (`predict_labels`), with the config and patch size read from the file.
 

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ..errors import BackboneError, InputError
+from .features import Features
 
 
 def create_timm_vit(
@@ -94,6 +95,11 @@ class ViTBackbone(nn.Module):
         self.width: int = int(vit.num_features)
 
     def forward(self, x: torch.Tensor, stride: int | None = None) -> torch.Tensor:
+        return self.features(x, stride).grid
+
+    def features(self, x: torch.Tensor, stride: int | None = None) -> Features:
+        """The patch grid `(B, D, h, w)` and timm's pooled vector `(B, D)` (its class
+        token, or the mean of the patch tokens for a GAP ViT) of `x` `(B, 3, H, W)`."""
         batch, _, height, width = x.shape
         p = self.patch_size
         if height % p or width % p:
@@ -116,4 +122,4 @@ class ViTBackbone(nn.Module):
                 tokens = vit.forward_features(x)
         rows, cols = grid_length(height, p, stride), grid_length(width, p, stride)
         grid = tokens[:, self.num_prefix_tokens :].reshape(batch, rows, cols, tokens.shape[-1])
-        return grid.permute(0, 3, 1, 2)
+        return Features(grid.permute(0, 3, 1, 2), vit.pool(tokens))

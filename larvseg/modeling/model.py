@@ -17,9 +17,10 @@ from torch import nn
 
 from .. import __version__, hub
 from ..config import DEFAULT_MODEL, ModelConfig
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, InputError
 from .backbone import ViTBackbone, create_timm_vit
 from .classifier import CosineClassifier, LinearClassifier
+from .features import Features
 from .timm_convert import checkpoint_config, is_timm_config, split_timm_vit, timm_state_dict
 
 
@@ -137,6 +138,26 @@ class LarvSegModel(nn.Module):
         """Patch features `(B, D, h, w)` of a normalised batch `(B, 3, H, W)`: `h = H / p`,
         or `(H - p) / stride + 1` at a `stride` dividing `p` (see `ViTBackbone`)."""
         return self.backbone(x, stride)
+
+    def features(self, x: torch.Tensor, stride: int | None = None) -> Features:
+        """Patch features (as `forward_features`) and the image-level vector `(B, D)`:
+        timm's pooled vector for a timm classifier, the mean patch feature for a cosine
+        model (its classifier is trained on patches)."""
+        features = self.backbone.features(x, stride)
+        if isinstance(self.classifier, CosineClassifier):
+            return Features(features.grid, features.grid.mean(dim=(2, 3)))
+        return features
+
+    def classify(self, grid: torch.Tensor) -> torch.Tensor:
+        """Logits `(B, C, h, w)` of all classes at each location of `grid` `(B, D, h, w)`."""
+        return self.classifier(grid)
+
+    def image_logits(self, features: Features) -> torch.Tensor:
+        """Image-level logits `(B, C)`: the classifier applied to `features.image`, as timm's
+        head scores the image for a timm classifier."""
+        if features.image is None:
+            raise InputError("these features carry no image-level vector")
+        return self.classifier(features.image[:, :, None, None])[:, :, 0, 0]
 
     def forward(
         self,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeGuard, Union
 
@@ -39,6 +40,20 @@ ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray, "torch.Tensor"]
 
 FLOAT_DTYPES = (np.float16, np.float32, np.float64)
 ALPHA_MODES = ("LA", "La", "PA", "RGBA", "RGBa")
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """One input file and the name its outputs get (a relative path, no suffix)."""
+
+    path: Path
+    name: str
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike) -> ImageFile:
+        """`path` (`~` expanded), named by its stem."""
+        expanded = Path(path).expanduser()
+        return cls(expanded, expanded.stem)
 
 
 def describe_input(image: object) -> str:

@@ -15,8 +15,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..errors import ImageError
-from .files import ImageFile
-from .image import load_image
+from .image import ImageFile, load_image
 from .preprocess import InputTransform
 
 

@@ -14,13 +14,11 @@ import contextlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
 from ..errors import InputError
 from ..modeling.backbone import check_stride, grid_length
-from ..modeling.model import LarvSegModel
 from .network import DenseNetwork
 
 LOGIT_BUDGET = 1 << 27
@@ -92,28 +90,15 @@ def _window_outputs(
 ) -> Iterator[tuple[slice, torch.Tensor]]:
     """Logits of a batch of crops, `(rows, (B, h', w, C'))` per band of feature rows, the
     bands small enough that each holds at most `LOGIT_BUDGET` logits (the whole grid at
-    once when it fits); `keep` selects classes after normalisation over all of them.
-
-    A network without `forward_features` and `classifier` (an exported one) runs whole,
-    at stride `p` only.
-    """
-    if not isinstance(model, LarvSegModel) and not hasattr(model, "forward_features"):
-        if stride != model.patch_size:
-            raise InputError(
-                f"stride {stride}: this network runs at its patch size {model.patch_size} only"
-            )
-        logits = model(crops).float().permute(0, 2, 3, 1)
-        yield slice(0, logits.shape[1]), logits if keep is None else logits[..., keep]
-        return
-    banded: Any = model  # a LarvSegModel, or a stand-in with the same two methods
-    features = banded.forward_features(crops, stride)
+    once when it fits); `keep` selects classes after normalisation over all of them."""
+    features = model.features(crops, stride).grid
     batch, _, height, width = features.shape
     classes = model.config.num_classes
     band = max(1, LOGIT_BUDGET // max(1, batch * width * classes))
     for top in range(0, height, band):
         rows = slice(top, min(top + band, height))
         chunk = features if band >= height else features[:, :, rows]
-        logits = banded.classifier(chunk).float().permute(0, 2, 3, 1)
+        logits = model.classify(chunk).float().permute(0, 2, 3, 1)
         yield rows, logits if keep is None else logits[..., keep]
 
 

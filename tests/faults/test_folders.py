@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from larvseg.pipeline.files import find_images
+from larvseg.cli.files import find_images
 
 from .conftest import larvseg, make_images
 

@@ -7,8 +7,7 @@ from pathlib import Path
 import torch
 
 from larvseg.config import IMAGENET_MEAN, IMAGENET_STD
-from larvseg.pipeline.files import ImageFile
-from larvseg.pipeline.image import load_image
+from larvseg.pipeline.image import ImageFile, load_image
 from larvseg.pipeline.loader import FailedImage, LoadedImage, load_batches
 from larvseg.pipeline.preprocess import InputTransform
 

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from larvseg.errors import InputError
 from larvseg.modeling.model import LarvSegModel
 from larvseg.pipeline import windows
+from larvseg.pipeline.network import Features
 from larvseg.pipeline.windows import default_step, tile_windows, window_logits, window_starts
 
 
@@ -45,11 +46,11 @@ class PatchMean(torch.nn.Module):
     patch_size = 16
     config = SimpleNamespace(num_classes=3)
 
-    def forward_features(self, x: torch.Tensor, stride: int | None = None) -> torch.Tensor:
-        return F.avg_pool2d(x, 16, stride or 16)
+    def features(self, x: torch.Tensor, stride: int) -> Features:
+        return Features(F.avg_pool2d(x, 16, stride))
 
-    def classifier(self, features: torch.Tensor) -> torch.Tensor:
-        return features
+    def classify(self, grid: torch.Tensor) -> torch.Tensor:
+        return grid
 
 
 @pytest.mark.parametrize("stride", [16, 8, 4])

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from larvseg.cli.files import find_images, shard
 from larvseg.errors import InputError
-from larvseg.pipeline.files import find_images, shard
 
 
 def make_tree(root: Path) -> None:

@@ -5,8 +5,8 @@ suffix, so `photos/a/b.jpg` from `photos` is `a/b`), or its stem for a file name
 directly or matched by a pattern. Every entry of a folder that gives no image is
 accounted for with its reason (not an image, a subfolder without `-r`, a broken link,
 a link loop, a folder that cannot be listed), and the output folder is never read as
-input. Under `torchrun` every rank takes `shard` of the
-same sorted list, so the ranks together cover each file exactly once.
+input. Under `torchrun` every rank takes `shard` of the same sorted list, so the ranks
+together cover each file exactly once.
 """
 
 from __future__ import annotations
@@ -21,20 +21,13 @@ from pathlib import Path
 from PIL import Image
 
 from ..errors import InputError
+from ..pipeline.image import ImageFile
 
 
 def image_suffixes() -> frozenset[str]:
     """Lower-case suffixes of every format Pillow can open (".jpg", ".png", ".webp", ...)."""
     Image.init()
     return frozenset(ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN)
-
-
-@dataclass(frozen=True)
-class ImageFile:
-    """One input file and the name its outputs get (a relative path, no suffix)."""
-
-    path: Path
-    name: str
 
 
 OUTPUT_SUFFIXES = ("_labels.png", "_overlay.png")
