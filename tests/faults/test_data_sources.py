@@ -89,24 +89,34 @@ def test_a_shard_cut_short_fails_or_keeps_its_whole_samples_with_a_count(
         build_dataset(source, MEAN, STD, index_dir=index_dir, bad_samples="skip")
 
 
-def test_a_damaged_hugging_face_dataset_names_its_folder(
+def test_a_damaged_hugging_face_dataset_names_the_file(
     tmp_path: Path,
     write_hf_dataset: Callable[..., Path],
     image_source: Callable[..., DataSourceConfig],
 ) -> None:
     datasets = pytest.importorskip("datasets")
     names = datasets.ClassLabel(names=["n01", "n02"])
-    good = write_hf_dataset(tmp_path / "good", [0, 1, 0], names)
-    for damage in ("state.json", "arrow"):
-        folder = tmp_path / damage
+    good = write_hf_dataset(tmp_path / "good", [0, 1, 0, 1], names)
+    split = tmp_path / "split"  # two Arrow files of two rows each
+    datasets.load_from_disk(str(good)).save_to_disk(str(split), num_shards=2)
+    for name in ("state.json", "dataset_info.json"):
+        folder = tmp_path / name
         shutil.copytree(good, folder)
-        if damage == "state.json":
-            (folder / "state.json").write_text("{not json")
-        else:
-            arrow = next(folder.glob("*.arrow"))
-            arrow.write_bytes(arrow.read_bytes()[:100])
+        (folder / name).write_text("{not json")
         with pytest.raises(DataError) as caught:
             build_dataset(image_source(folder, "hf", "singlelabel"), MEAN, STD)
-        message = str(caught.value)
-        assert message.startswith(f"data source 'hf': the dataset in {folder} is damaged (")
-        assert "\n" not in message
+        assert str(caught.value).startswith(f"data source 'hf': {folder / name} is damaged (")
+    arrow = split / "data-00001-of-00002.arrow"
+    arrow.write_bytes(arrow.read_bytes()[:100])
+    source = image_source(split, "hf", "singlelabel")
+    with pytest.raises(DataError) as caught:
+        build_dataset(source, MEAN, STD, bad_samples="fail")
+    message = str(caught.value)
+    assert message.startswith(
+        f"data source 'hf': 1 of the 2 Arrow files of {split} are damaged, e.g. {arrow} (Arrow"
+    )
+    assert message.endswith("or set data.bad_samples: skip to read the others")
+    with pytest.warns(DataWarning, match=r"skipped \(data.bad_samples: skip\): 2 rows read"):
+        kept = build_dataset(source, MEAN, STD, bad_samples="skip")
+    assert len(kept) == 2 and kept.classes == ["n01", "n02"]
+    assert [kept.store.labels(i) for i in range(2)] == [(0,), (1,)]

@@ -282,7 +282,7 @@ def build_dataset(
     maps = config.format == "files" and config.kind != "singlelabel" and not config.labels_file
     value_classes = read_class_list(config.classes, where) if maps else None
     if config.format == "hf":
-        store: SampleStore = HFSamples(config, where)
+        store: SampleStore = HFSamples(config, where, bad_samples)
         return SourceDataset(config, store, None, mean, std, train, seed, bad_samples)
     index_file = None if index_dir is None else index_path(config, index_dir)
     if index_file is not None:
