@@ -32,6 +32,14 @@ class DistInfo:
         return self.world_size > 1
 
 
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """ "auto" (or None) -> the GPU when CUDA is available, else the CPU; anything else
+    as torch understands it ("cpu", "cuda", "cuda:1", a `torch.device`)."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
 def init_distributed() -> tuple[DistInfo, torch.device]:
     """Read RANK / WORLD_SIZE / LOCAL_RANK (set by torchrun) and join the process group.
 

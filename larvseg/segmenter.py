@@ -3,31 +3,27 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+import os
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
 
 import torch
 
-from .config import DEFAULT_MODEL
+from .config import DEFAULT_MODEL, ModelConfig
+from .distributed import resolve_device
 from .errors import InputError
 from .modeling.model import LarvSegModel
 from .pipeline.image import ImageFile, ImageInput, describe_input, load_image
 from .pipeline.labeling import ItemAssignment, assign_items
 from .pipeline.loader import FailedImage, LoadedImage, load_batches
-from .pipeline.predict import PredictOptions, input_transform, predict_labels
+from .pipeline.predict import PredictOptions, check_count, input_transform, predict_labels
 from .result import Segmentation
 from .vocab.vocabulary import Category, Vocabulary
 
 HALF_DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16}
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """ "auto" -> CUDA when available, else CPU; anything else as torch understands it."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
@@ -98,7 +94,7 @@ class LarvSeg:
         return str(self.model.push_to_hub(repo_id, **kwargs))
 
     @property
-    def config(self) -> Any:
+    def config(self) -> ModelConfig:
         """The model's `ModelConfig`."""
         return self.model.config
 
@@ -127,9 +123,11 @@ class LarvSeg:
         mode: str = ...,
         *,
         size: int | None = ...,
+        window: int | None = ...,
+        window_step: int | None = ...,
         stride: int | None = ...,
         batch_size: int = ...,
-        k: int = ...,
+        k: int | None = ...,
     ) -> Segmentation: ...
 
     @overload
@@ -140,9 +138,11 @@ class LarvSeg:
         mode: str = ...,
         *,
         size: int | None = ...,
+        window: int | None = ...,
+        window_step: int | None = ...,
         stride: int | None = ...,
         batch_size: int = ...,
-        k: int = ...,
+        k: int | None = ...,
     ) -> list[Segmentation]: ...
 
     def segment(
@@ -152,9 +152,11 @@ class LarvSeg:
         mode: str = "closed",
         *,
         size: int | None = None,
+        window: int | None = None,
+        window_step: int | None = None,
         stride: int | None = None,
         batch_size: int = 4,
-        k: int = 8,
+        k: int | None = 8,
     ) -> Segmentation | list[Segmentation]:
         """Segment one image (or a list of images) into WordNet categories.
 
@@ -169,12 +171,17 @@ class LarvSeg:
                 unlabeled (-1).
             size: short side in pixels the image is resized to (default the model's
                 `image_size`); larger inputs are covered by `size x size` sliding windows.
+            window, window_step: the sliding windows' side (default `size`) and step
+                (default 2/3 of the window), multiples of the patch size.
             stride: patch-embedding stride in pixels, a divisor of the patch size `p`
                 (default `p`): at `p / 2` the network embeds overlapping patches every
                 `p / 2` pixels and decides on a 4 times denser grid, without retraining,
                 for about 4-16 times the compute.
             batch_size: windows per forward pass.
-            k: decoding candidates per patch.
+            k: decoding candidates per patch; None = the exact argmax of the upsampled
+                logits.
+
+        Raises `InputError` for a bad option (see `PredictOptions`).
 
         Returns:
             A `Segmentation` (a list of them for a list input) at the input's resolution.
@@ -183,7 +190,13 @@ class LarvSeg:
         assignment, items = self.resolve_vocab(vocab, mode)
         arrays = [load_image(x) for x in images]
         options = PredictOptions(
-            size=size, stride=stride, batch_size=batch_size, k=k, autocast_dtype=self.autocast_dtype
+            size=size,
+            window=window,
+            window_step=window_step,
+            stride=stride,
+            batch_size=batch_size,
+            k=k,
+            autocast_dtype=self.autocast_dtype,
         )
         predictions = predict_labels(self.model, arrays, assignment, options)
         results = [
@@ -196,38 +209,88 @@ class LarvSeg:
 
     def segment_files(
         self,
-        files: Sequence[ImageFile],
+        files: Iterable[str | os.PathLike[str] | ImageFile],
         vocab: Sequence[Any] | None = None,
         mode: str = "closed",
         *,
         size: int | None = None,
+        window: int | None = None,
+        window_step: int | None = None,
         stride: int | None = None,
-        batch_size: int = 8,
-        k: int = 8,
+        k: int | None = 8,
+        images_per_batch: int = 8,
+        windows_per_pass: int = 8,
         num_workers: int | None = None,
+        batch_size: int | None = None,
     ) -> Iterator[FileResult]:
         """Segment many image files, decoding them in worker processes while the model runs.
 
-        Files are read `batch_size` at a time by `num_workers` DataLoader workers (decode,
-        resize, normalise); the windows of a batch's images run together, up to
-        `batch_size` windows per forward pass. Results come in file order, each as soon as
+        Files are read `images_per_batch` at a time by `num_workers` DataLoader workers
+        (decode, resize, normalise); the windows of a batch's images run together,
+        `windows_per_pass` per forward pass. Results come in file order, each as soon as
         its batch is decoded; an unreadable file gives a result with its error instead
-        of stopping the run. `vocab`, `mode`, `size`, `stride` and `k` are `segment()`'s.
-        `num_workers` None: 2 beside a GPU, none beside a CPU model, whose cores they
-        would take (on 2 cores they slow it down; benchmarks/folder.py).
+        of stopping the run.
+
+        Args:
+            files: paths (`str` or `os.PathLike`, `~` expanded; a result's `file.name` is
+                the stem) or `ImageFile`s (a path and the name its outputs get, as
+                `larvseg segment` makes them for folders).
+            vocab, mode, size, window, window_step, stride, k: as in `segment()`.
+            images_per_batch: files decoded together.
+            windows_per_pass: windows per forward pass (`segment()`'s `batch_size`).
+            num_workers: decoding processes; None = 2 beside a GPU, none beside a CPU
+                model, whose cores they would take.
+            batch_size: deprecated (FutureWarning): sets both `images_per_batch` and
+                `windows_per_pass`, as it did before.
 
         Yields:
             A `FileResult` per file.
         """
-        assignment, items = self.resolve_vocab(vocab, mode)
-        options = PredictOptions(
-            size=size, stride=stride, batch_size=batch_size, k=k, autocast_dtype=self.autocast_dtype
-        )
-        transform = input_transform(self.model, size)
+        if batch_size is not None:
+            warnings.warn(
+                "segment_files(batch_size=...) is deprecated: use images_per_batch (files "
+                "decoded together) and windows_per_pass (windows per forward pass)",
+                FutureWarning,
+                stacklevel=2,
+            )
+            images_per_batch = windows_per_pass = batch_size
+        check_count("images_per_batch", images_per_batch)
+        check_count("windows_per_pass", windows_per_pass)
         if num_workers is None:
             num_workers = 2 if self.device.type == "cuda" else 0
+        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+            raise InputError(f"num_workers={num_workers!r} must be 0 or more")
+        options = PredictOptions(
+            size=size,
+            window=window,
+            window_step=window_step,
+            stride=stride,
+            batch_size=windows_per_pass,
+            k=k,
+            autocast_dtype=self.autocast_dtype,
+        )
+        assignment, items = self.resolve_vocab(vocab, mode)
+        return self._segment_files(
+            [f if isinstance(f, ImageFile) else ImageFile.from_path(f) for f in files],
+            assignment,
+            items,
+            options,
+            images_per_batch,
+            num_workers,
+        )
+
+    def _segment_files(
+        self,
+        files: list[ImageFile],
+        assignment: ItemAssignment,
+        items: list[Category],
+        options: PredictOptions,
+        images_per_batch: int,
+        num_workers: int,
+    ) -> Iterator[FileResult]:
+        transform = input_transform(self.model, options.size)
         loader = load_batches(
-            files, transform, images_per_batch=batch_size, num_workers=num_workers
+            files, transform, images_per_batch=images_per_batch, num_workers=num_workers
         )
         for batch in loader:
             ready = [b for b in batch if isinstance(b, LoadedImage)]

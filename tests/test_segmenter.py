@@ -191,10 +191,13 @@ def test_segment_files_equals_segment_and_reports_bad_files(
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"no")
     paths = [real_images[0], broken, real_images[1], real_images[2]]
-    files = [ImageFile(p, p.stem) for p in paths]
+    files = [ImageFile(paths[0], "named"), str(broken), *paths[2:]]  # records, str, Path
     vocab = ["dog.n.01", "cat.n.01"]
-    results = list(segmenter.segment_files(files, vocab, batch_size=3, num_workers=1))
+    results = list(
+        segmenter.segment_files(files, vocab, images_per_batch=3, windows_per_pass=2, num_workers=1)
+    )
     assert [r.file.path for r in results] == paths
+    assert [r.file.name for r in results] == ["named", *(p.stem for p in paths[1:])]
     assert results[1].segmentation is None
     assert (results[1].error or "").startswith("not an image Pillow can read")  # path once
     for result in (results[0], results[2], results[3]):
@@ -203,3 +206,31 @@ def test_segment_files_equals_segment_and_reports_bad_files(
         assert np.array_equal(result.segmentation.labels, alone.labels)
         np.testing.assert_allclose(result.segmentation.scores, alone.scores, atol=1e-6)
         assert result.segmentation.categories == alone.categories
+
+
+def test_segment_files_old_batch_size_warns_and_sets_both(
+    segmenter: LarvSeg, real_images, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = {}
+
+    def record(files, transform, *, images_per_batch, num_workers):  # type: ignore[no-untyped-def]
+        seen["images_per_batch"] = images_per_batch
+        return []
+
+    monkeypatch.setattr("larvseg.segmenter.load_batches", record)
+    with pytest.warns(FutureWarning, match="images_per_batch .* windows_per_pass"):
+        assert list(segmenter.segment_files(real_images[:1], batch_size=3)) == []
+    assert seen == {"images_per_batch": 3}
+
+
+def test_segment_files_checks_its_options_when_called(segmenter: LarvSeg) -> None:
+    for options, message in [
+        ({"images_per_batch": 0}, "images_per_batch=0 must be a positive whole number"),
+        ({"windows_per_pass": 0}, "windows_per_pass=0 must be a positive whole number"),
+        ({"num_workers": -1}, "num_workers=-1 must be 0 or more"),
+        ({"stride": 0}, "stride=0 must be a positive whole number"),
+    ]:
+        with pytest.raises(InputError, match=message):
+            segmenter.segment_files(["a.jpg"], **options)  # not iterated: fails at once
+    with pytest.raises(VocabularyError, match=r"moon\.n\.01"):
+        segmenter.segment_files(["~/a.jpg"], vocab=["moon.n.01"])

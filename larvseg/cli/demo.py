@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 
-from ..config import DEFAULT_MODEL
+from .options import add_device_argument, add_model_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,16 +19,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "download. Needs the `demo` extra. Nothing is shared beyond HOST:PORT."
         ),
     )
-    parser.add_argument(
-        "--model",
-        default=DEFAULT_MODEL,
-        help=f"checkpoint folder or Hugging Face hub id (default: {DEFAULT_MODEL})",
-    )
+    add_model_argument(parser)
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
     )
     parser.add_argument("--port", type=int, help="port (default: the first free one from 7860)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
+    add_device_argument(parser)
     parser.set_defaults(func=run)
 
 

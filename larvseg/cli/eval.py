@@ -6,10 +6,10 @@ import argparse
 import os
 from pathlib import Path
 
-from ..atomic import check_output_file
-from ..config import DATA_ROOT_ENV, DEFAULT_MODEL
+from ..config import DATA_ROOT_ENV
 from ..errors import InputError
 from ..vocab.benchmarks import BENCHMARK_PREFIX, BENCHMARKS, NOVEL_BASE
+from .options import add_device_argument, add_model_argument, add_predict_options, predict_options
 
 EPILOG = f"""\
 The benchmark's classes are the vocabulary: each covers its synset and the model's
@@ -42,11 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the dataset's downloaded folder (e.g. .../ADEChallengeData2016) or its parent "
         f"(default: ${DATA_ROOT_ENV})",
     )
-    parser.add_argument(
-        "--model",
-        default=DEFAULT_MODEL,
-        help=f"checkpoint folder or Hugging Face hub id (default: {DEFAULT_MODEL})",
-    )
+    add_model_argument(parser)
     parser.add_argument("--split", default="val", choices=("val", "train"), help="default: val")
     parser.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT")
     parser.add_argument(
@@ -61,20 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="score classes that cover no model category (never predicted, IoU 0 where "
         "they occur; listed in the output) instead of stopping with an error",
     )
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
-    parser.add_argument("--bf16", action="store_true", help="run under bfloat16 autocast")
-    parser.add_argument(
-        "--size", type=int, help="short side images are resized to (default: the model's)"
-    )
-    parser.add_argument("--window", type=int, help="sliding-window side (default: --size)")
-    parser.add_argument(
-        "--window-step", type=int, help="sliding-window step (default: 2/3 of the window)"
-    )
-    parser.add_argument(
-        "--stride",
-        type=int,
-        help="patch-embedding stride, a divisor of the patch size (default: the patch size)",
-    )
+    add_device_argument(parser)
+    add_predict_options(parser)
     parser.add_argument("--limit", type=int, help="evaluate only the first N images")
     parser.set_defaults(func=run)
 
@@ -82,15 +66,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print the table (and write the JSON)."""
     # torch and timm load only when this command runs
+    from ..atomic import check_output_file
+    from ..distributed import resolve_device
     from ..evaluation.datasets import LAYOUTS, benchmark_dataset
-    from ..evaluation.predict import PredictOptions
     from ..evaluation.runner import BaseClasses, EvalReport, evaluate
     from ..modeling.model import LarvSegModel
-    from ..segmenter import resolve_device, resolve_dtype
     from ..vocab.benchmarks import novel_classes
 
     if args.json:  # a bad location fails now, not after the evaluation
         check_output_file(args.json, "--json")
+    options = predict_options(args)
+
     root = args.root or os.environ.get(DATA_ROOT_ENV)
     if not root:
         folder = LAYOUTS[args.dataset].folder
@@ -112,13 +98,7 @@ def run(args: argparse.Namespace) -> int:
         model,
         dataset,
         base.wnids,
-        PredictOptions(
-            size=args.size,
-            window=args.window,
-            window_step=args.window_step,
-            stride=args.stride,
-            autocast_dtype=resolve_dtype("bf16" if args.bf16 else None),
-        ),
+        options,
         split=base.rule,
         device=resolve_device(args.device),
         allow_uncovered=args.allow_uncovered,

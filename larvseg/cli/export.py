@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..atomic import check_output_file
-from ..config import DEFAULT_MODEL
+from .options import add_model_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,13 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "decoding stay in larvseg: see larvseg.export.onnx.OnnxNetwork."
         ),
     )
-    parser.add_argument(
-        "model",
-        metavar="MODEL",
-        nargs="?",
-        default=DEFAULT_MODEL,
-        help=f"checkpoint folder or Hugging Face hub id (default: {DEFAULT_MODEL})",
-    )
+    add_model_argument(parser, positional=True)
     parser.add_argument("-o", "--output", required=True, help="the .onnx file to write")
     parser.add_argument("--opset", type=int, default=18, help="ONNX opset (default: 18)")
     parser.set_defaults(func=run)
@@ -35,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Export, then report the file and the onnxruntime-vs-PyTorch difference."""
+    from ..atomic import check_output_file
     from ..export.onnx import OnnxNetwork, export_onnx, max_abs_difference
     from ..modeling.model import LarvSegModel  # torch and timm load only when this runs
 

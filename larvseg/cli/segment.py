@@ -9,24 +9,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import logging
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tqdm import tqdm
-
-from ..atomic import check_output_folder, write_text
-from ..config import DEFAULT_MODEL
 from ..errors import InputError, LarvSegError
+from .options import add_device_argument, add_model_argument, add_predict_options, predict_options
 
 if TYPE_CHECKING:
+    from tqdm import tqdm
+
     from ..distributed import DistInfo
     from ..pipeline.image import ImageFile
     from ..segmenter import FileResult
 
 SUMMARY_NAME = "larvseg-summary.json"
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,11 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "-r", "--recursive", action="store_true", help="also take images in subfolders"
     )
-    parser.add_argument(
-        "--model",
-        default=DEFAULT_MODEL,
-        help=f"checkpoint folder or Hugging Face hub id (default: {DEFAULT_MODEL})",
-    )
+    add_model_argument(parser)
     parser.add_argument(
         "--vocab",
         nargs="+",
@@ -79,22 +76,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "pixels won by a category outside --vocab are unlabeled (default: closed)",
     )
     parser.add_argument("-o", "--output-dir", default=".", help="output folder (default: .)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
-    parser.add_argument("--bf16", action="store_true", help="run under bfloat16 autocast")
-    parser.add_argument(
-        "--size", type=int, help="short side the image is resized to (default: the model's)"
-    )
-    parser.add_argument(
-        "--stride",
-        type=int,
-        help="patch-embedding stride, a divisor of the patch size: half the patch decides "
-        "on a 4x denser grid for about 4-16x the compute (default: the patch size)",
-    )
-    parser.add_argument(
-        "--batch-size",
-        type=int,
-        default=8,
-        help="images decoded together and windows per forward pass (default: 8)",
+    add_device_argument(parser)
+    add_predict_options(
+        parser, batch_size=8, batch_help="images decoded together and windows per forward pass"
     )
     parser.add_argument(
         "--workers",
@@ -121,19 +105,23 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _segment(args: argparse.Namespace, info: DistInfo, device: Any) -> int:
+    from tqdm import tqdm
+
+    from ..atomic import check_output_folder
     from ..distributed import gather_objects
     from ..segmenter import LarvSeg
     from .files import find_images, shard
 
+    options = predict_options(args)  # bad options fail before the model loads
     out_dir = check_output_folder(args.output_dir, "output folder (-o)")
     found = find_images(args.images, args.recursive, output_dir=out_dir)
     _check_summary_name(found.files)
     mine = shard(found.files, info.rank, info.world_size)
-    model = LarvSeg.from_pretrained(args.model, device=device, dtype="bf16" if args.bf16 else None)
+    model = LarvSeg.from_pretrained(args.model, device=device, dtype=options.autocast_dtype)
     model.resolve_vocab(args.vocab, args.mode)  # a bad vocabulary fails before any image
     failed = [{"path": p, "reason": r} for p, r in found.missing] if info.is_main else []
     for entry in failed:
-        tqdm.write(f"larvseg segment: failed {entry['path']}: {entry['reason']}", file=sys.stderr)
+        log.error("failed %s: %s", entry["path"], entry["reason"])
     start = time.perf_counter()
     segmented = 0
     if not (failed and args.fail_fast):
@@ -141,9 +129,13 @@ def _segment(args: argparse.Namespace, info: DistInfo, device: Any) -> int:
             mine,
             args.vocab,
             args.mode,
-            size=args.size,
-            stride=args.stride,
-            batch_size=args.batch_size,
+            size=options.size,
+            window=options.window,
+            window_step=options.window_step,
+            stride=options.stride,
+            k=options.k,
+            images_per_batch=options.batch_size,
+            windows_per_pass=options.batch_size,
             num_workers=args.workers,
         )
         with tqdm(total=len(mine), desc="segment", unit="image", disable=not info.is_main) as bar:
@@ -177,7 +169,7 @@ def _write_all(
             written += 1
             continue
         failed.append({"path": str(result.file.path), "reason": error})
-        tqdm.write(f"larvseg segment: failed {result.file.path}: {error}", file=sys.stderr)
+        log.error("failed %s: %s", result.file.path, error)
         if fail_fast:
             break
     return written
@@ -197,6 +189,8 @@ def _write_summary(
     path: Path, ranks: list[dict[str, Any]], files: int, skipped: list[tuple[str, str]]
 ) -> None:
     """The run's summary JSON (written atomically), and one line about it on stdout."""
+    from ..atomic import write_text
+
     segmented = sum(rank["segmented"] for rank in ranks)
     failed = [entry for rank in ranks for entry in rank["failed"]]
     seconds = max(rank["seconds"] for rank in ranks)

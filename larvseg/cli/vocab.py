@@ -1,16 +1,20 @@
-"""`larvseg vocab`: find synsets to segment (`search`) and inspect one (`show`)."""
+"""`larvseg vocab`: find synsets to segment (`search`) and inspect one (`show`).
+
+The vocabulary (numpy, the packaged table) loads only when a subcommand runs, so
+`larvseg --help` stays light.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 import textwrap
 import warnings
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from ..errors import VocabularyError
-from ..vocab.table import nltk_wordnet
-from ..vocab.vocabulary import SenseWarning, Vocabulary
+if TYPE_CHECKING:
+    from ..vocab.vocabulary import Vocabulary
 
 SHOWN_MEMBERS = 10
 GLOSS_WIDTH = 70
@@ -18,6 +22,8 @@ TABLE_ONLY = (
     "searched larvseg's table only (the ImageNet classes and their WordNet ancestors); "
     "install WordNet 3.0 for nltk (docs/vocabulary.md) to search every WordNet noun"
 )
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -58,11 +64,19 @@ def run_show(args: argparse.Namespace) -> int:
     return _reporting_errors(lambda: _show_lines(args.synset))
 
 
+def _vocabulary() -> Vocabulary:
+    from ..vocab.vocabulary import Vocabulary
+
+    return Vocabulary.imagenet21k()
+
+
 def _search_lines(text: str, limit: int) -> list[str]:
-    vocab = Vocabulary.imagenet21k()
+    from ..vocab.table import nltk_wordnet
+
+    vocab = _vocabulary()
     hits = vocab.search(text, limit=limit)
     if nltk_wordnet() is None:
-        print(f"note: {TABLE_ONLY}", file=sys.stderr)
+        log.info("%s", TABLE_ONLY)
     if not hits:
         return [f"no synset matches '{text}'"]
     width = max(len(h.category.name) for h in hits)
@@ -79,7 +93,9 @@ def _search_lines(text: str, limit: int) -> list[str]:
 
 
 def _show_lines(item: str) -> list[str]:
-    vocab = Vocabulary.imagenet21k()
+    from ..errors import VocabularyError
+
+    vocab = _vocabulary()
     category = vocab.resolve(item)
     try:
         members = vocab.members(category)
@@ -99,11 +115,13 @@ def _show_lines(item: str) -> list[str]:
 
 
 def _reporting_errors(produce: Callable[[], list[str]]) -> int:
-    """Print the lines, sense notes to stderr (errors reach `run_command`)."""
+    """Print the lines; how a word was read is a message (errors reach `run_command`)."""
+    from ..vocab.vocabulary import SenseWarning
+
     with warnings.catch_warnings(record=True) as notes:
         warnings.simplefilter("always", SenseWarning)
         lines = produce()
     for note in notes:
-        print(f"note: {note.message}", file=sys.stderr)
+        log.info("%s", note.message)
     print("\n".join(lines))
     return 0

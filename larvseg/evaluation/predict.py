@@ -55,6 +55,7 @@ class ClassPredictor:
         source: str = "",
         allow_uncovered: bool = False,
     ) -> None:
+        options.fit(model.patch_size)  # a bad stride or window fails before any image
         where = f"evaluation source {source!r}"
         classes = list(classes)
         if len(set(classes)) != len(classes) or not classes:

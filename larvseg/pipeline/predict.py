@@ -1,6 +1,6 @@
 """The whole prediction path, once: pixels -> model input -> window logits -> label maps.
 
-`LarvSeg.segment` and the evaluation (`larvseg-train --eval-only`) both call
+`LarvSeg.segment` and the evaluation (`larvseg-train eval`) both call
 `predict_labels`, so a benchmark scores exactly what users run: the same resize and
 normalisation, the same sliding windows, scores normalised over the whole vocabulary
 and the same vocabulary handling (`ItemAssignment`).
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..modeling.backbone import check_stride
+from ..errors import InputError
 from .labeling import ItemAssignment, label_pixels
 from .network import DenseNetwork
 from .preprocess import InputTransform
@@ -32,9 +32,14 @@ def input_transform(model: DenseNetwork, size: int | None = None) -> InputTransf
 class PredictOptions:
     """How `predict_labels` runs; the defaults are `segment()`'s.
 
+    Every count is checked here, once: a value that is not a positive whole number
+    raises `InputError` naming the option; `fit(patch_size)` checks what depends on the
+    model's patch size.
+
     Attributes:
         size: short side the images are resized to (None = the model's `image_size`).
-        window: sliding-window side (None = `size`); window_step: its step (None = 2/3).
+        window: sliding-window side (None = `size`); window_step: its step (None = 2/3);
+            both multiples of the patch size `p`.
         stride: patch-embedding stride, a divisor of the patch size `p` (None = `p`): the
             model decides on a `(p / stride)^2` times denser grid (see `ViTBackbone`).
         batch_size: windows per forward pass.
@@ -49,6 +54,37 @@ class PredictOptions:
     batch_size: int = 4
     k: int | None = 8
     autocast_dtype: torch.dtype | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("size", "window", "window_step", "stride", "batch_size", "k"):
+            value = getattr(self, name)
+            if value is not None or name == "batch_size":
+                check_count(name, value)
+
+    def fit(self, patch_size: int) -> int:
+        """The stride to run at, after checking that `stride` divides `patch_size` and
+        that `size`, `window` and `window_step` fit it (`InputError` naming the option)."""
+        stride = patch_size if self.stride is None else self.stride
+        if patch_size % stride:
+            raise InputError(
+                f"stride={stride} must be a divisor of the patch size {patch_size} "
+                f"(e.g. {patch_size} or {max(1, patch_size // 2)})"
+            )
+        if self.size is not None and self.size < patch_size:
+            raise InputError(f"size={self.size} is smaller than the patch size {patch_size}")
+        for name in ("window", "window_step"):
+            value = getattr(self, name)
+            if value is not None and value % patch_size:
+                raise InputError(
+                    f"{name}={value} must be a multiple of the patch size {patch_size}"
+                )
+        return stride
+
+
+def check_count(name: str, value: object) -> None:
+    """Raise `InputError` unless `value` is a positive whole number (bools are not)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InputError(f"{name}={value!r} must be a positive whole number")
 
 
 def predict_labels(
@@ -79,8 +115,7 @@ def predict_labels(
     transform = input_transform(model, options.size)
     if inputs is None:
         inputs = [transform(image) for image in images]
-    stride = model.patch_size if options.stride is None else options.stride
-    check_stride(stride, model.patch_size)
+    stride = options.fit(model.patch_size)
     device = model.device
     decided = items.decided
     logits = window_logits(

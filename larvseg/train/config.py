@@ -127,7 +127,7 @@ class DataSection:
 
     Attributes:
         sources: the training sources.
-        eval_sources: segmentation sources `--eval-only` measures (e.g. ADE-150 val);
+        eval_sources: segmentation sources `larvseg-train eval` measures (e.g. ADE-150 val);
             empty = the training segmentation sources. With `eval_every` they are
             also measured during training (empty: no evaluation during training).
         num_workers: data-loader worker processes.

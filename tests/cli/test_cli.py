@@ -103,6 +103,34 @@ def test_help_documents_the_commands() -> None:
     ).stdout
     for option in ("--model", "--vocab", "--mode", "--output-dir", "--device", "--bf16"):
         assert option in out
+    for option in ("--size", "--window", "--window-step", "--stride", "--batch-size", "-k"):
+        assert option in out
+
+
+def test_help_and_vocab_start_without_torch() -> None:
+    """`larvseg --help`, a command's --help and `larvseg vocab` import only what they
+    need: no torch or timm (and for --help, not even numpy)."""
+    code = """if True:
+        import sys
+        from larvseg.cli.main import main
+        argv = sys.argv[1:]
+        try:
+            main(argv)
+        except SystemExit as stop:
+            assert stop.code == 0
+        print(sorted(m for m in ("torch", "timm", "numpy") if m in sys.modules), file=sys.stderr)
+    """
+    for argv, loaded in [
+        (["--help"], "[]"),
+        (["vocab", "--help"], "[]"),
+        (["segment", "--help"], "[]"),
+        (["eval", "--help"], "[]"),
+        (["vocab", "show", "dog.n.01"], "['numpy']"),
+    ]:
+        result = subprocess.run(
+            [sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True
+        )
+        assert result.stderr.splitlines()[-1] == loaded, argv
 
 
 def photo_folder(real_images, root: Path, broken: bool = True) -> list[str]:

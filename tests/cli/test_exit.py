@@ -1,7 +1,9 @@
-"""How commands end: LarvSegError -> one line and exit 2; a closed pipe ends quietly."""
+"""How commands talk and end: logged messages and warnings as `PROG: ...` lines,
+LarvSegError -> one line and exit 2; a closed pipe ends quietly."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import warnings
@@ -30,6 +32,45 @@ def test_warnings_are_one_line_when_raised(capsys: pytest.CaptureFixture[str]) -
     assert run_command("larvseg-train", warn) == 0
     expected = "larvseg-train: warning: source 'c': 1 listed class never occurs\nafter\n"
     assert capsys.readouterr().err == expected
+
+
+def _logs() -> int:
+    log = logging.getLogger("larvseg.train.data.index")  # any module's logger
+    log.info("seg: 3 samples listed")
+    log.debug("not shown")
+    log.warning("seg: index is unreadable")
+    log.error("failed a.jpg: truncated")
+    logging.getLogger("elsewhere").warning("another library's warning")
+    return 0
+
+
+def test_logged_messages_are_prog_lines_on_stderr(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RANK", raising=False)
+    before = logging.getLogger("larvseg").handlers[:]
+    assert run_command("larvseg-train", _logs) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines()[:3] == [
+        "larvseg-train: seg: 3 samples listed",
+        "larvseg-train: warning: seg: index is unreadable",
+        "larvseg-train: failed a.jpg: truncated",
+    ]
+    assert logging.getLogger("larvseg").handlers == before  # removed when the command ends
+    logging.getLogger("larvseg.x").info("after the command")
+    assert "after the command" not in capsys.readouterr().err
+
+
+def test_only_rank_0_shows_info_other_ranks_tag_their_warnings(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RANK", "1")
+    assert run_command("larvseg", _logs) == 0
+    assert capsys.readouterr().err.splitlines()[:2] == [
+        "larvseg (rank 1): warning: seg: index is unreadable",
+        "larvseg (rank 1): failed a.jpg: truncated",
+    ]
 
 
 def test_other_errors_are_not_swallowed() -> None:

@@ -115,20 +115,26 @@ def test_shipped_maps_read_values_as_stored(tmp_path: Path) -> None:
 
 
 def test_cli_reports_config_errors_in_one_line(tmp_path: Path, capsys) -> None:
-    code = main(["--config", str(write(tmp_path, {"optim": {"lrr": 1}}))])
+    code = main(["fit", "--config", str(write(tmp_path, {"optim": {"lrr": 1}}))])
     err = capsys.readouterr().err.strip()
     assert code == 2 and "\n" not in err and "optim.lrr" in err
 
 
-def test_help_lists_every_option(capsys) -> None:
+def test_help_lists_every_command_and_option(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    for option in (
-        *("--config", "--set", "--resume", "--eval-only", "--checkpoint", "--output-dir"),
-        *("--data-root", "--base-classes", "--json", "--allow-uncovered"),
-    ):
-        assert option in out
+    assert all(f"\n    {command} " in out for command in ("fit", "eval", "diagnose"))
+    shared = ("--config", "--set", "--output-dir", "--data-root")
+    for command, options in [
+        ("fit", ("--resume",)),
+        ("eval", ("--checkpoint", "--base-classes", "--json", "--allow-uncovered", "--stride")),
+        ("diagnose", ("SOURCE", "--checkpoint", "--max-images", "--device")),
+    ]:
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        out = capsys.readouterr().out
+        assert all(option in out for option in (*shared, *options)), command
 
 
 def test_old_key_ca_top5_still_reads_with_a_warning() -> None:

@@ -65,6 +65,6 @@ def test_cli_data_root_reaches_the_sources(
 ) -> None:
     cosine_model.save_pretrained(tmp_path / "model")
     path = write(tmp_path, {"data": {"sources": [{**SOURCE, "classes": ["n02084071"]}]}})
-    argv = ["--config", str(path), "--eval-only", "--checkpoint", str(tmp_path / "model")]
+    argv = ["eval", "--config", str(path), "--checkpoint", str(tmp_path / "model")]
     assert main([*argv, "--data-root", str(tmp_path / "root")]) == 2
     assert f"{tmp_path / 'root' / 'ADE' / 'images'} does not exist" in capsys.readouterr().err

@@ -344,11 +344,11 @@ def test_cli_search_outside_the_table(wordnet: Any, capsys: pytest.CaptureFixtur
 def test_cli_search_without_wordnet_says_only_the_table_was_searched(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for module in ("larvseg.cli.vocab", "larvseg.vocab.vocabulary"):
+    for module in ("larvseg.vocab.table", "larvseg.vocab.vocabulary"):
         monkeypatch.setattr(f"{module}.nltk_wordnet", lambda: None)
     code, out, err = _run_cli(["vocab", "search", "bicyclist"], capsys)
     assert code == 0 and out == "no synset matches 'bicyclist'\n"
-    assert err.startswith("note: searched larvseg's table only")
+    assert err.startswith("larvseg: searched larvseg's table only")
 
 
 def test_cli_show(capsys: pytest.CaptureFixture[str]) -> None:
@@ -358,7 +358,7 @@ def test_cli_show(capsys: pytest.CaptureFixture[str]) -> None:
     assert "parents: domestic_animal.n.01 (n01317541), canine.n.02 (n02083346)\n" in out
     assert "covers 190 of the model's 21,843 categories" in out
     assert "... and 180 more" in out
-    assert "note: 'dog' read as dog.n.01" in err
+    assert "larvseg: 'dog' read as dog.n.01" in err
 
 
 def test_cli_error_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

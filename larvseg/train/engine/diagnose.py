@@ -1,4 +1,4 @@
-"""The CA attention diagnostic of any run: `larvseg-train --diagnose-attention SOURCE`.
+"""The CA attention diagnostic of any run: `larvseg-train diagnose SOURCE`.
 
 A training checkpoint (`OUTPUT_DIR/checkpoints/iter_*.pt`) holds the model and its
 memory bank; this loads both and measures, on a source whose true masks are known,
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from ...distributed import resolve_device
 from ...errors import EvaluationError
 from ...vocab.table import missing_wnids, wnid_positions
 from ..ca.diagnostics import AttentionShare, attention_items, attention_share
@@ -61,7 +62,7 @@ def diagnose_attention(
         checkpoint: a training state file or run folder (its latest); default
             `config.output_dir`. The CA settings are the checkpoint's own.
         max_images: measure the first this many images (None: all).
-        device: default CUDA when available, else CPU.
+        device: "auto" (default: CUDA when available, else CPU), "cpu", "cuda:N", ...
     """
     source = _masked_source(config, source_name)
     path = find_checkpoint(checkpoint if checkpoint is not None else config.output_dir)
@@ -71,7 +72,7 @@ def diagnose_attention(
             f"{path} holds no memory bank: that run trained without the CA-Classifier "
             "(ca.enabled false, or no image-level source with aux_weight > 0)"
         )
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(device)
     model = model_from_state(state).to(device)
     bank, ca_loss = ca_classifier(TrainConfig.from_dict(state["config"]).ca, model)
     bank.load_state_dict(state["bank"])
@@ -96,13 +97,13 @@ def _masked_source(config: TrainConfig, name: str) -> DataSourceConfig:
     sources = {s.name: s for s in [*config.data.sources, *config.data.eval_sources]}
     if name not in sources:
         raise TrainConfigError(
-            f"--diagnose-attention {name!r}: no source of that name in data.sources or "
+            f"diagnose {name!r}: no source of that name in data.sources or "
             f"data.eval_sources (there are: {', '.join(sources) or 'none'})"
         )
     source = sources[name]
     if not source.annotations:
         raise TrainConfigError(
-            f"--diagnose-attention {name!r}: the source has no label maps (`annotations`); "
+            f"diagnose {name!r}: the source has no label maps (`annotations`); "
             "the diagnostic needs the true masks of its images"
         )
     return source

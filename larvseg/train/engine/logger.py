@@ -1,12 +1,14 @@
 """Training logs on rank 0: progress on stderr, a JSON-lines file and (optionally) TensorBoard.
 
 Progress is a tqdm bar on a terminal; when stderr is a file or a pipe it is one plain
-line per logged step instead, so a redirected log holds no carriage returns.
+line per logged step instead (logged under `larvseg`, as every other message), so a
+redirected log holds no carriage returns.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -16,6 +18,8 @@ from typing import Any
 from tqdm import tqdm
 
 from ..errors import TrainConfigError
+
+log = logging.getLogger(__name__)
 
 
 class TrainLogger:
@@ -87,13 +91,9 @@ class TrainLogger:
         self._scalars(iteration, {k: v for k, v in values.items() if v is not None})
 
     def message(self, text: str) -> None:
-        """A line on stderr, above the bar if there is one (rank 0 only)."""
-        if not self.enabled:
-            return
-        if self.bar is not None:
-            tqdm.write(text, file=sys.stderr)
-        else:
-            print(text, file=sys.stderr, flush=True)
+        """Log `text` (rank 0 only); a command shows it above the bar if there is one."""
+        if self.enabled:
+            log.info("%s", text)
 
     def _record(self, record: dict[str, Any]) -> None:
         self.jsonl.write(json.dumps(record) + "\n")

@@ -1,6 +1,6 @@
 """Evaluation during training: every `eval_every` iterations and at the end of the run.
 
-The model is scored on `data.eval_sources` exactly as `larvseg-train --eval-only`
+The model is scored on `data.eval_sources` exactly as `larvseg-train eval`
 scores it (`evaluate`: `segment()`'s pipeline, mIoU all / base / novel; base =
 `data.base_classes`, else every class listed by a training segmentation source). The
 selection score is the mean over the evaluation sources of `best_metric`; the best

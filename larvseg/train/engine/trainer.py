@@ -7,8 +7,8 @@ updates gathered from all ranks so every rank holds the same memory bank.
 
 from __future__ import annotations
 
+import logging
 import random
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,8 @@ from .logger import TrainLogger
 from .optim import build_optimizer, poly_lr
 from .periodic_eval import PeriodicEvaluator, export_best
 from .warm_start import build_training_model, input_normalisation, scratch_model
+
+log = logging.getLogger(__name__)
 
 
 def seed_everything(seed: int) -> None:
@@ -142,10 +144,9 @@ class Trainer:
             return None
         if not self.config.data.eval_sources:
             if self.info.is_main:
-                print(
-                    "note: eval_every is set but data.eval_sources is empty: no evaluation "
-                    "during training",
-                    file=sys.stderr,
+                log.warning(
+                    "eval_every is set but data.eval_sources is empty: no evaluation "
+                    "during training"
                 )
             return None
         return PeriodicEvaluator(self.config, mean, std)
@@ -183,7 +184,7 @@ class Trainer:
                 section.init, classes, section.embed_dim, section.image_size
             )
         if self.info.is_main:
-            print(report)
+            log.info("%s", report)
         return model
 
     def _source_specs(self) -> list[SourceSpec]:

@@ -1,1 +1,1 @@
-"""Configuration-driven evaluation (`larvseg-train --eval-only`) on top of `larvseg.evaluation`."""
+"""Configuration-driven evaluation (`larvseg-train eval`) on top of `larvseg.evaluation`."""

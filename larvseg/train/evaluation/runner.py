@@ -1,4 +1,4 @@
-"""`larvseg-train --eval-only`: evaluate a trained model on a configuration's data.
+"""`larvseg-train eval`: evaluate a trained model on a configuration's data.
 
 The evaluation itself is the core's (`larvseg.evaluation.runner.evaluate`); this module
 reads the configuration: which sources to evaluate and which classes are base.
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from ...distributed import resolve_device
 from ...errors import EvaluationError
 from ...evaluation.labelmaps import class_wnids, warn_unused_classes
 from ...evaluation.predict import DEFAULT_OPTIONS, PredictOptions
@@ -58,7 +59,7 @@ def run_evaluation(
     allow_uncovered: bool = False,
     progress: bool = True,
 ) -> EvalReport:
-    """Evaluate a trained model on segmentation data (what `larvseg-train --eval-only` runs).
+    """Evaluate a trained model on segmentation data (what `larvseg-train eval` runs).
 
     Args:
         config: the training configuration.
@@ -67,7 +68,7 @@ def run_evaluation(
             sources (read without augmentation, at original resolution).
         base: the base classes; default `base_classes(config)`.
         options, allow_uncovered: as in `evaluate`.
-        device: default CUDA when available, else CPU.
+        device: "auto" (default: CUDA when available, else CPU), "cpu", "cuda:N", ...
         progress: show a progress bar per source.
 
     Warns (`ClassListWarning`) when an evaluated training source lists classes that
@@ -82,7 +83,7 @@ def run_evaluation(
         raise EvaluationError(
             "nothing to evaluate: the configuration has no segmentation source in data.sources"
         )
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(device)
     results = []
     for source in sources:
         dataset = build_dataset(source, mean, std, train=False)

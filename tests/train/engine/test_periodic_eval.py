@@ -99,8 +99,8 @@ def test_best_metric_needs_classes_of_its_split(run_dict: Any, tmp_path: Path) -
 
 
 def test_eval_every_without_eval_sources_says_so(
-    run_dict: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    run_dict: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     trainer = Trainer(TrainConfig.from_dict({**run_dict(tmp_path), "eval_every": 1}))
     assert trainer.evaluator is None
-    assert "eval_every is set but data.eval_sources is empty" in capsys.readouterr().err
+    assert "eval_every is set but data.eval_sources is empty" in caplog.text

@@ -47,11 +47,17 @@ def test_cli_trains_and_reports_bad_data_in_one_line(
     write_config: Any, tmp_path: Path, capsys
 ) -> None:
     path = write_config(tmp_path, iterations=1)
-    assert main(["--config", str(path)]) == 0
+    assert main(["fit", "--config", str(path)]) == 0
     assert (tmp_path / "out" / "model" / "model.safetensors").is_file()
-    assert main(["--config", str(path), "--eval-only"]) == 0
+    err = capsys.readouterr().err.splitlines()  # the index and warm start reach the user
+    assert err[0].startswith("larvseg-train: data source 'seg': 4 samples listed, index written")
+    assert err[3].startswith("larvseg-train: initialised from ")
+    assert err[4].startswith("larvseg-train: train 1/1 | loss ")
+    assert main(["eval", "--config", str(path)]) == 0
     assert "mIoU" in capsys.readouterr().out
-    code = main(["--config", str(path), "--set", "data.sources.0.images=/nonexistent/images"])
+    code = main(
+        ["fit", "--config", str(path), "--set", "data.sources.0.images=/nonexistent/images"]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "/nonexistent/images" in err[0]
 

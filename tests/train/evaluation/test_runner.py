@@ -113,7 +113,7 @@ def test_eval_only_command(saved: str, tmp_path: Path, capsys: pytest.CaptureFix
     (tmp_path / "base.txt").write_text(f"{CAT}\n", encoding="utf-8")
     argv = ["--config", str(tmp_path / "run.yaml")]
     out = tmp_path / "eval.json"
-    evaluate = [*argv, "--eval-only", "--checkpoint", saved]
+    evaluate = ["eval", *argv, "--checkpoint", saved]
     assert main([*evaluate, "--json", str(out), "--base-classes", str(tmp_path / "base.txt")]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith("evaluation of coco: mIoU") and "dog.n.01" in printed
@@ -121,11 +121,12 @@ def test_eval_only_command(saved: str, tmp_path: Path, capsys: pytest.CaptureFix
     data: dict[str, Any] = json.loads(out.read_text())
     assert list(data) == ["coco"] and "confusion" in data["coco"]
     assert [row["base"] for row in data["coco"]["per_class"]] == [False, True]
-    assert main([*argv, "--eval-only", "--checkpoint", str(tmp_path / "nowhere")]) == 2
+    assert main(["eval", *argv, "--checkpoint", str(tmp_path / "nowhere")]) == 2
     assert "nowhere" in capsys.readouterr().err
     for flag in (["--json", "x.json"], ["--base-classes", "b.txt"], ["--allow-uncovered"]):
-        assert main([*argv, *flag]) == 2
-        assert f"{flag[0]} is for --eval-only" in capsys.readouterr().err
+        with pytest.raises(SystemExit):  # argparse: an eval option given to fit
+            main(["fit", *argv, *flag])
+        assert f"unrecognized arguments: {flag[0]}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", ["ade-150", "ade-847"])
@@ -150,10 +151,12 @@ def test_eval_only_and_larvseg_eval_agree(
     source.update(name=name, kind="segmentation", classes=f"benchmark:{name}")
     data = {"eval_sources": [source], "base_classes": "benchmark:coco-stuff-171"}
     (tmp_path / "run.yaml").write_text(yaml.safe_dump({"data": data}))
-    configured = ["--config", str(tmp_path / "run.yaml"), "--data-root", str(root)]
-    configured += ["--eval-only", "--checkpoint", saved, "--json", str(tmp_path / "a.json")]
+    configured = ["eval", "--config", str(tmp_path / "run.yaml"), "--data-root", str(root)]
+    configured += ["--checkpoint", saved, "--json", str(tmp_path / "a.json")]
     direct = ["eval", "--dataset", name, "--root", str(root), "--model", saved]
     direct += ["--json", str(tmp_path / "b.json")]
+    predict = ["--size", "48", "--window", "32", "-k", "0", "--device", "cpu"]  # both have them
+    configured, direct = [*configured, *predict], [*direct, *predict]
     assert main([*configured, "--allow-uncovered"]) == 0
     assert larvseg_main([*direct, "--allow-uncovered"]) == 0
     a, b = (json.loads((tmp_path / f).read_text())[name] for f in ("a.json", "b.json"))
