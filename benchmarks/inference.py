@@ -10,23 +10,31 @@ With `--device cuda` it prints throughput instead (images/s at 512x512, a batch 
 images per forward): the network in fp32, then under bf16 autocast, with timm's SDPA
 attention (F.scaled_dot_product_attention) instead of the explicit softmax, with
 channels-last inputs, optionally `torch.compile`d, and the whole `segment()` path
-(`predict_labels`, decoding on the CPU). One image is about 250 GFLOP (1,024 tokens),
-so TFLOP/s = images/s / 4. `--throughput` prints that table on any device (a smoke
-test on CPU: `--throughput --batch 1 --iters 1`).
+(`predict_labels`, decoding on the device) with all 21,843 classes (`vocab=None`) and
+with ADE-150's synsets as the vocabulary, each with the share of its time spent outside
+the network (`outside_share`). One image is
+about 250 GFLOP (1,024 tokens), so TFLOP/s = images/s / 4. `--throughput` prints that
+table on any device (a smoke test on CPU: `--throughput --batch 1 --iters 1`).
 
-    python benchmarks/inference.py [--repeats 5] [--threads 2]
+`--compare CHECKOUT` adds, in the same run, the latency rows of another larvseg checkout
+(e.g. the previous release) and whether its labels equal this one's pixel for pixel.
+
+    python benchmarks/inference.py [--repeats 5] [--threads 2] [--compare /path/to/main]
     python benchmarks/inference.py --device cuda [--batch 64] [--iters 20] [--compile]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import os
 import resource
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from timing import median_seconds
@@ -48,8 +56,11 @@ def make_image(height: int, width: int) -> np.ndarray:
     return np.asarray(photo.resize((width, height), Image.Resampling.BILINEAR))
 
 
-def build_segmenter(dtype: str | None, image_size: int = 512):
-    """ViT-B/16 with a random 21,843-class linear head (the default model's shape) on CPU."""
+def build_segmenter(
+    dtype: str | None, image_size: int = 512, backbone: str = "vit_base_patch16_224"
+):
+    """ViT-B/16 (or `backbone`) with a random 21,843-class linear head (the default model's
+    shape) on CPU."""
     import torch
     from timm.data import ImageNetInfo
 
@@ -58,7 +69,7 @@ def build_segmenter(dtype: str | None, image_size: int = 512):
 
     torch.manual_seed(0)
     config = ModelConfig(
-        backbone="vit_base_patch16_224",
+        backbone=backbone,
         classifier="linear",
         categories=list(ImageNetInfo("imagenet-21k-goog").label_names()),
         image_size=image_size,
@@ -82,10 +93,10 @@ def set_sdpa(model, enabled: bool) -> None:
 
 
 def throughput_rows(device: str, batch: int, iters: int, compile_model: bool) -> list[tuple]:
-    """(variant, images/s) of the network and of `predict_labels` at 512x512."""
+    """(variant, images/s, share outside the network or None) of the network and of
+    `predict_labels` at 512x512."""
     import torch
 
-    from larvseg.pipeline.labeling import ItemAssignment
     from larvseg.pipeline.predict import PredictOptions, predict_labels
     from larvseg.pipeline.windows import autocast_context
 
@@ -103,7 +114,7 @@ def throughput_rows(device: str, batch: int, iters: int, compile_model: bool) ->
 
         return batch / median_seconds(step, iters, warmup=True)
 
-    rows = []
+    rows: list[tuple[str, float, float | None]] = []
     variants = [
         ("fp32, explicit attention", None, False, False),
         ("bf16 autocast, explicit attention", torch.bfloat16, False, False),
@@ -114,20 +125,42 @@ def throughput_rows(device: str, batch: int, iters: int, compile_model: bool) ->
         set_sdpa(model, sdpa)
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         model = model.to(memory_format=fmt)
-        rows.append((name, rate(model, x.contiguous(memory_format=fmt), dtype)))
+        rows.append((name, rate(model, x.contiguous(memory_format=fmt), dtype), None))
     if compile_model:
         compiled = torch.compile(model)
         x_last = x.contiguous(memory_format=torch.channels_last)
         rate_compiled = rate(compiled, x_last, torch.bfloat16)
-        rows.append(("bf16 + SDPA + channels-last + torch.compile", rate_compiled))
+        rows.append(("bf16 + SDPA + channels-last + torch.compile", rate_compiled, None))
+    set_sdpa(model, True)
+    model = model.to(memory_format=torch.contiguous_format)
+    network = rows[2][1]  # bf16 + SDPA: the forward and head the segment path runs
     images = [make_image(512, 512)] * batch
-    items = ItemAssignment(
-        torch.arange(model.config.num_classes), model.config.num_classes, "closed"
-    )
     options = PredictOptions(size=512, batch_size=batch, autocast_dtype=torch.bfloat16)
-    seconds = median_seconds(lambda: predict_labels(model, images, items, options), iters, True)
-    rows.append(("segment path (predict_labels), bf16 + SDPA", batch / seconds))
+    for name, items in vocabularies(segmenter):
+        run = functools.partial(predict_labels, model, images, items, options)
+        seconds = median_seconds(run, iters, True)
+        path_rate = batch / seconds
+        share = outside_share(path_rate, network)
+        rows.append((f"segment path, bf16 + SDPA, {name}", path_rate, share))
     return rows
+
+
+def outside_share(path_rate: float, network_rate: float) -> float:
+    """Share of the segment path's time spent outside the network's forward and head
+    (input transfer, windows, decoding, results to the CPU)."""
+    return 1 - path_rate / network_rate
+
+
+def vocabularies(segmenter) -> list[tuple[str, Any]]:
+    """`vocab=None` (all 21,843 classes) and ADE-150's synsets found among them."""
+    from larvseg.vocab.benchmarks import wnids
+
+    known = {c.wnid for c in segmenter.categories}
+    ade = [w for w in wnids("ade-150") if w in known]
+    return [
+        ("vocab=None", segmenter.resolve_vocab(None)[0]),
+        (f"{len(ade)} ADE-150 synsets", segmenter.resolve_vocab(ade)[0]),
+    ]
 
 
 def worker(size_name: str, dtype: str | None, repeats: int, threads: int, labels_out: str) -> None:
@@ -165,7 +198,11 @@ def worker(size_name: str, dtype: str | None, repeats: int, threads: int, labels
     print(json.dumps(result))
 
 
-def run_worker(size: str, dtype: str, repeats: int, threads: int, labels_out: str) -> dict:
+def run_worker(
+    size: str, dtype: str, repeats: int, threads: int, labels_out: str, checkout: Path = REPO
+) -> dict:
+    """One measurement in a fresh process, importing larvseg from `checkout`."""
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
     cmd = [
         sys.executable,
         __file__,
@@ -176,7 +213,7 @@ def run_worker(size: str, dtype: str, repeats: int, threads: int, labels_out: st
         str(threads),
         labels_out,
     ]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -193,6 +230,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64, help="images per forward (throughput)")
     parser.add_argument("--iters", type=int, default=20, help="timed batches (throughput)")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
+    parser.add_argument("--compare", type=Path, help="another larvseg checkout to time alike")
+    parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
+    parser.add_argument("--dtypes", nargs="+", choices=["fp32", "bf16"], default=["fp32", "bf16"])
     parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -209,37 +249,48 @@ def main() -> None:
             f"ViT-B/16, 21,843 classes, 512x512, {name}, batch {args.batch}, "
             f"median of {args.iters} batches; TFLOP/s at {GFLOP_PER_IMAGE} GFLOP per image"
         )
-        print("| variant | images/s | TFLOP/s | vs fp32 |")
-        print("|---|---|---|---|")
-        for variant, rate in rows:
+        print("| variant | images/s | TFLOP/s | vs fp32 | time outside the network |")
+        print("|---|---|---|---|---|")
+        for variant, rate, outside in rows:
             tflops = rate * GFLOP_PER_IMAGE / 1000
-            print(f"| {variant} | {rate:.1f} | {tflops:.1f} | {rate / rows[0][1]:.2f}x |")
+            share = "-" if outside is None else f"{outside:.0%}"
+            print(f"| {variant} | {rate:.1f} | {tflops:.1f} | {rate / rows[0][1]:.2f}x | {share} |")
         return
+    checkouts = {"this": REPO} | ({"compare": args.compare.resolve()} if args.compare else {})
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for size in SIZES:
+        for size in args.sizes:
             labels = {}
-            for dtype in ("fp32", "bf16"):
-                out = f"{tmp}/{size}_{dtype}.npy"
-                res = run_worker(size, dtype, args.repeats, args.threads, out)
-                labels[dtype] = np.load(out)
-                rows.append((size, dtype, res))
-            agree = float((labels["fp32"] == labels["bf16"]).mean())
-            rows.append((size, "agree", {"agreement": agree}))
+            for dtype in args.dtypes:
+                for name, checkout in checkouts.items():  # alternating: load drifts hit both
+                    out = f"{tmp}/{size}_{dtype}_{name}.npy"
+                    res = run_worker(size, dtype, args.repeats, args.threads, out, checkout)
+                    labels[dtype, name] = np.load(out)
+                    rows.append((size, f"{dtype} {name}", res))
+            if len(args.dtypes) == 2:
+                agree = float((labels["fp32", "this"] == labels["bf16", "this"]).mean())
+                rows.append((size, "note", f"bf16 vs fp32 label agreement: {agree:.4f} of pixels"))
+            if args.compare:
+                same = all(
+                    np.array_equal(labels[d, "this"], labels[d, "compare"]) for d in args.dtypes
+                )
+                rows.append((size, "note", f"labels equal to {args.compare}'s: {same}"))
     print(f"ViT-B/16, 21,843 classes, {args.threads} threads, median of {args.repeats}")
+    if args.compare:
+        print(f"this = {REPO}, compare = {args.compare.resolve()}")
     header = (
-        f"{'image':<10} {'dtype':<6} {'backbone':>10} {'floor':>10} {'segment':>10} "
+        f"{'image':<10} {'run':<13} {'backbone':>10} {'floor':>10} {'segment':>10} "
         f"{'seg/floor':>9} {'peak RSS':>10}"
     )
     print(header)
     print("-" * len(header))
-    for size, dtype, res in rows:
-        if dtype == "agree":
-            print(f"{size:<10} bf16 vs fp32 label agreement: {res['agreement']:.4f} of pixels")
+    for size, run, res in rows:
+        if run == "note":
+            print(f"{size:<10} {res}")
             continue
         ratio = res["segment"] / res["floor"] if res["floor"] else None
         print(
-            f"{size:<10} {dtype:<6} {fmt(res['backbone']):>10} {fmt(res['floor']):>10} "
+            f"{size:<10} {run:<13} {fmt(res['backbone']):>10} {fmt(res['floor']):>10} "
             f"{fmt(res['segment']):>10} {('-' if ratio is None else f'{ratio:.3f}'):>9} "
             f"{fmt(res['peak_rss_gb'], 'GB'):>10}"
         )

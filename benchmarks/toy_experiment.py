@@ -1,7 +1,7 @@
 """Does the CA-Classifier beat the baseline on novel classes? The toy benchmark, measured.
 
 For every seed: generate the toy dataset (`larvseg.train.toy.generate`, seeded), then train
-and evaluate `configs/toy/{supervised,baseline,larvseg}.yaml` with that seed, and
+and evaluate the packaged configurations `toy/{supervised,baseline,larvseg}` with that seed, and
 print mIoU all / base / novel (mean +- sample std over seeds) plus the CA attention
 diagnostic per training phase. Finished runs are kept in OUT/runs/<method>-seed<N>/
 result.json and reused, so an interrupted experiment continues where it stopped.
@@ -35,7 +35,6 @@ from larvseg.train.toy.experiment import (
 )
 from larvseg.train.toy.generate import ToySpec, generate
 
-REPO = Path(__file__).resolve().parents[1]
 METHODS = ("supervised", "baseline", "larvseg")
 
 
@@ -55,7 +54,7 @@ def _run(method: str, seed: int, out: Path, overrides: tuple[str, ...], threads:
         contextlib.redirect_stderr(log),
     ):
         result = run_toy(
-            REPO / "configs" / "toy" / f"{method}.yaml",
+            f"toy/{method}",
             out / f"data-seed{seed}",
             run_dir,
             seed=seed,

@@ -18,7 +18,7 @@ import sys
 from timing import median_seconds
 
 from larvseg.errors import VocabularyError
-from larvseg.vocab.table import WordNetTable, nltk_wordnet
+from larvseg.vocab.table import WordNetTable
 from larvseg.vocab.vocabulary import Vocabulary
 
 COLD = """
@@ -78,13 +78,11 @@ def main() -> None:
             lambda: vocab.search("dog", wordnet=False),
         ),
     ]
-    wordnet = nltk_wordnet()
-    if wordnet is not None:
-        wordnet.synsets("dog")  # load nltk's WordNet once, outside the timing
-        warm_calls += [
-            ('search("dog") (warm, table + WordNet)', lambda: vocab.search("dog")),
-            ('search("bicyclist") (warm, outside the table)', lambda: vocab.search("bicyclist")),
-        ]
+    vocab.search("dog")  # read the other nouns' table once, outside the timing
+    warm_calls += [
+        ('search("dog") (warm, table + other WordNet nouns)', lambda: vocab.search("dog")),
+        ('search("bicyclist") (warm, outside the table)', lambda: vocab.search("bicyclist")),
+    ]
     rows = [
         ("import + build Vocabulary.imagenet21k() (cold)", cold["build"]),
         ('first members("entity.n.01") (cold: ancestor closure)', cold["first_members"]),

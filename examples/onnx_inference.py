@@ -3,20 +3,18 @@
     larvseg export timm/vit_base_patch16_224.augreg_in21k -o vit21k.onnx
     python examples/onnx_inference.py vit21k.onnx PHOTO --vocab dog.n.01 snow.n.01 [--out out/photo]
 
-The resize, normalisation, sliding windows and the 21K decoding are larvseg's own
-(`predict_labels`, the path `LarvSeg.segment` runs); only the network is onnxruntime's.
-Needs the `onnx` extra.
+`LarvSeg.from_pretrained` takes the `.onnx` file as it takes a checkpoint folder (the
+file carries the model's config); `larvseg segment PHOTO --model vit21k.onnx` does the
+same. The resize, normalisation, sliding windows and the 21K decoding are larvseg's
+own, the path every model runs; only the network is onnxruntime's. Needs the `onnx`
+extra.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from larvseg import Segmentation, Vocabulary
-from larvseg.export.onnx import OnnxNetwork
-from larvseg.pipeline.image import load_image
-from larvseg.pipeline.labeling import assign_items
-from larvseg.pipeline.predict import predict_labels
+from larvseg import LarvSeg
 
 
 def main() -> None:
@@ -28,14 +26,10 @@ def main() -> None:
     parser.add_argument("--out", default="out/photo", help="prefix of the files written")
     args = parser.parse_args()
 
-    network = OnnxNetwork(args.model)  # config and patch size come from the file
-    vocabulary = Vocabulary(network.config.categories)
-    items, categories = assign_items(vocabulary, args.vocab, args.mode)
-    image = load_image(args.photo)
-    [(labels, scores)] = predict_labels(network, [image], items)
-    seg = Segmentation.from_items(labels, scores, categories, image, vocabulary, args.photo)
+    model = LarvSeg.from_pretrained(args.model)  # onnxruntime on the CPU
+    seg = model.segment(args.photo, vocab=args.vocab, mode=args.mode)
     for wnid, pixels in seg.pixel_counts().items():
-        print(f"{pixels:>9} px  {vocabulary.resolve(wnid).name}")
+        print(f"{pixels:>9} px  {model.vocabulary.resolve(wnid).name}")
     for kind, path in seg.save(args.out).items():
         print(f"wrote {kind}: {path}")
 

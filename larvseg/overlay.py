@@ -47,23 +47,31 @@ def blend_labels(
     return out
 
 
-def legend_lines(categories: Sequence[Category], counts: np.ndarray) -> list[tuple[str, str]]:
+def legend_lines(
+    categories: Sequence[Category], counts: np.ndarray, total: int | None = None
+) -> list[tuple[str, str]]:
     """(wnid, text) rows by decreasing area, at most `LEGEND_ENTRIES` plus an "and N more".
 
-    The text is "name (first lemma) percent", e.g. "dog.n.01 (dog) 42.0%"; the "more" row
-    has an empty wnid. With nothing labelled there is a single "no labeled pixels" row.
+    `counts[i]`: pixels of category i; `total`: pixels of the whole image (default: the
+    sum of `counts`, an image without unlabeled pixels). The text is "name (first
+    lemma) percent of the image", e.g. "dog.n.01 (dog) 42.0%"; the "more" row has an
+    empty wnid. Unlabeled pixels (open mode) get a last "unlabeled 58.0%" row; with
+    nothing labelled, "no labeled pixels" comes first.
     """
-    total = int(counts.sum())
-    if total == 0:
-        return [("", "no labeled pixels")]
+    labeled = int(counts.sum())
+    total = labeled if total is None else total
+    if labeled > total:
+        raise InputError(f"{labeled} labeled pixels in an image of {total}")
+    rows = [] if labeled else [("", "no labeled pixels")]
     order = [int(i) for i in np.argsort(-counts, kind="stable") if counts[i] > 0]
-    rows = []
     for i in order[:LEGEND_ENTRIES]:
         category = categories[i]
         lemma = category.lemmas[0].replace("_", " ") if category.lemmas else category.name
         rows.append((category.wnid, f"{category.name} ({lemma}) {100 * counts[i] / total:.1f}%"))
     if len(order) > LEGEND_ENTRIES:
         rows.append(("", f"and {len(order) - LEGEND_ENTRIES} more"))
+    if labeled < total:
+        rows.append(("", f"unlabeled {100 * (total - labeled) / total:.1f}%"))
     return rows
 
 
@@ -77,7 +85,7 @@ def render_overlay(
     """
     height, width = labels.shape
     counts = np.bincount(labels[labels >= 0], minlength=len(categories))
-    rows = legend_lines(categories, counts)
+    rows = legend_lines(categories, counts, labels.size)
     font_size = max(12, min(height, width) // 40)
     font = ImageFont.load_default(size=font_size)
     pad, row_height = font_size // 2, round(font_size * 1.5)

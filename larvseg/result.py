@@ -15,7 +15,7 @@ from PIL import Image
 from .atomic import save_image, write_text
 from .errors import InputError
 from .extras import import_extra
-from .overlay import blend_labels, render_overlay
+from .overlay import blend_labels, category_color, render_overlay
 
 if TYPE_CHECKING:
     import supervision as sv
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .vocab.vocabulary import Vocabulary
 
 MAX_SAVED_CATEGORIES = 65535  # label PNGs are 16-bit with 0 reserved for unlabeled
+PALETTE_CATEGORIES = 255  # up to this many, the labels PNG is an 8-bit palette image
 
 
 @dataclass(repr=False)
@@ -136,7 +137,8 @@ class Segmentation:
 
         Each category has a fixed colour (a hash of its wnid); unlabelled pixels keep their
         original colour; `alpha` in [0, 1] is the colour's weight (0 = the original pixels).
-        The legend lists categories by area, at most 20 plus "and N more"; the canvas is
+        The legend lists categories by area as shares of the whole image, at most 20 plus
+        "and N more", then the unlabeled share (open mode); the canvas is
         widened (and heightened if the legend is taller) so that it never covers the image.
         With `legend=False` the image is the tinted input alone, exactly `W x H`, to
         composite over the input or stack with other layers.
@@ -202,7 +204,11 @@ class Segmentation:
     def save(self, prefix: str | os.PathLike) -> dict[str, Path]:
         """Write `{prefix}_labels.png`, `{prefix}_overlay.png` and `{prefix}.json`.
 
-        The labels PNG is 16-bit grayscale: 0 = unlabeled, `i + 1` = `categories[i]`. The
+        The labels PNG holds 0 = unlabeled, `i + 1` = `categories[i]`: with up to 255
+        categories it is an 8-bit palette PNG whose colours are the overlay's (unlabeled
+        black), so a viewer shows the regions in colour while
+        `np.asarray(Image.open(path))` still reads the indices; with more, 16-bit
+        grayscale. The
         JSON holds `source`, `height`, `width`, `unlabeled_pixels` and `categories`: a list
         of `{"index": i + 1, "wnid", "name", "lemmas", "gloss", "pixels"}`. Missing parent
         folders are created. Each file is written to a temporary name and renamed into
@@ -224,7 +230,7 @@ class Segmentation:
             "json": Path(f"{base}.json"),
         }
         paths["json"].parent.mkdir(parents=True, exist_ok=True)
-        save_image(Image.fromarray((self.labels + 1).astype(np.uint16)), paths["labels"])
+        save_image(label_png(self.labels, self.categories), paths["labels"])
         save_image(self.overlay(), paths["overlay"])
         areas = self._areas()
         summary = {
@@ -246,6 +252,18 @@ class Segmentation:
         }
         write_text(paths["json"], json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
         return paths
+
+
+def label_png(labels: np.ndarray, categories: Sequence[Category]) -> Image.Image:
+    """The labels `(H, W)` (-1 = unlabeled) as a PNG image of values `label + 1`: mode P
+    with each category's colour (0 black) for up to 255 categories, else 16-bit."""
+    values = labels + 1
+    if len(categories) > PALETTE_CATEGORIES:
+        return Image.fromarray(values.astype(np.uint16))
+    png = Image.fromarray(values.astype(np.uint8), mode="P")
+    colors = [(0, 0, 0)] + [category_color(c.wnid) for c in categories]
+    png.putpalette([channel for color in colors for channel in color])
+    return png
 
 
 def _shape(array: np.ndarray) -> str:

@@ -19,6 +19,7 @@ from .modeling.model import LarvSegModel
 from .pipeline.image import ImageFile, ImageInput, describe_input, load_image
 from .pipeline.labeling import ItemAssignment, assign_items
 from .pipeline.loader import FailedImage, LoadedImage, load_batches
+from .pipeline.network import DenseNetwork
 from .pipeline.predict import PredictOptions, check_count, input_transform, predict_labels
 from .result import Segmentation
 from .vocab.vocabulary import Category, Vocabulary
@@ -52,21 +53,27 @@ class LarvSeg:
     """Large-vocabulary semantic segmenter over WordNet categories.
 
     Args:
-        model: the network (`LarvSegModel`).
-        device: "auto", "cpu", "cuda", "cuda:1", ...
+        model: the network: a `LarvSegModel`, or another `DenseNetwork` such as an
+            exported model run by onnxruntime (`larvseg.export.onnx.OnnxNetwork`),
+            which stays on its own device.
+        device: "auto", "cpu", "cuda", "cuda:1", ... (a `LarvSegModel` only)
         dtype: None (fp32) or torch.bfloat16 / "bf16" to run under autocast; the
             weights stay in float32.
     """
 
     def __init__(
         self,
-        model: LarvSegModel,
+        model: LarvSegModel | DenseNetwork,
         device: str | torch.device = "auto",
         dtype: str | torch.dtype | None = None,
     ) -> None:
-        self.device = resolve_device(device)
         self.autocast_dtype = resolve_dtype(dtype)
-        self.model = model.eval().to(self.device)
+        self.model: LarvSegModel | DenseNetwork
+        if isinstance(model, LarvSegModel):
+            self.device = resolve_device(device)
+            self.model = model.eval().to(self.device)
+        else:
+            self.device, self.model = model.device, model
 
     @classmethod
     def from_pretrained(
@@ -75,23 +82,41 @@ class LarvSeg:
         device: str | torch.device = "auto",
         dtype: str | torch.dtype | None = None,
     ) -> LarvSeg:
-        """Load a larvseg checkpoint or a timm ImageNet classifier from a folder or the hub.
+        """Load a larvseg checkpoint or a timm ImageNet classifier from a folder or the hub,
+        or an exported `.onnx` file.
 
         `name_or_path` is a local folder or a Hugging Face hub id (downloaded through
         huggingface_hub's cache; `HF_HUB_OFFLINE=1` uses the cache only). A timm classifier
         such as the default `timm/vit_base_patch16_224.augreg_in21k` becomes a dense
-        classifier: its head applied to every patch token.
+        classifier: its head applied to every patch token. A file ending in `.onnx`
+        (written by `larvseg export`) runs with onnxruntime on the CPU whatever
+        `device` says (the `onnx` extra), in float32, through the same preprocessing
+        and decoding.
         """
+        if str(name_or_path).endswith(".onnx"):
+            from .export.onnx import OnnxNetwork  # needs the onnx extra
+
+            if resolve_dtype(dtype) is not None:
+                raise InputError(f"{name_or_path} runs in float32: drop dtype (--bf16)")
+            return cls(OnnxNetwork(name_or_path))
         return cls(LarvSegModel.from_pretrained(name_or_path), device=device, dtype=dtype)
 
     def save_pretrained(self, save_directory: str | Path) -> None:
         """Write `config.json` + `model.safetensors` (loadable by `from_pretrained`)."""
-        self.model.save_pretrained(save_directory)
+        self._checkpoint_model().save_pretrained(save_directory)
 
     def push_to_hub(self, repo_id: str, **kwargs: Any) -> str:
         """Upload the checkpoint (and a model card) to the Hugging Face hub; `kwargs` go to
         `huggingface_hub.HfApi.upload_folder` (see `LarvSegModel.push_to_hub`)."""
-        return str(self.model.push_to_hub(repo_id, **kwargs))
+        return str(self._checkpoint_model().push_to_hub(repo_id, **kwargs))
+
+    def _checkpoint_model(self) -> LarvSegModel:
+        if not isinstance(self.model, LarvSegModel):
+            raise InputError(
+                f"a {type(self.model).__name__} has no checkpoint to save; save the "
+                "LarvSegModel it was exported from"
+            )
+        return self.model
 
     @property
     def config(self) -> ModelConfig:
@@ -126,7 +151,7 @@ class LarvSeg:
         window: int | None = ...,
         window_step: int | None = ...,
         stride: int | None = ...,
-        batch_size: int = ...,
+        batch_size: int | None = ...,
         k: int | None = ...,
     ) -> Segmentation: ...
 
@@ -141,7 +166,7 @@ class LarvSeg:
         window: int | None = ...,
         window_step: int | None = ...,
         stride: int | None = ...,
-        batch_size: int = ...,
+        batch_size: int | None = ...,
         k: int | None = ...,
     ) -> list[Segmentation]: ...
 
@@ -155,14 +180,14 @@ class LarvSeg:
         window: int | None = None,
         window_step: int | None = None,
         stride: int | None = None,
-        batch_size: int = 4,
+        batch_size: int | None = None,
         k: int | None = 8,
     ) -> Segmentation | list[Segmentation]:
         """Segment one image (or a list of images) into WordNet categories.
 
         Args:
-            image: a path, PIL image, numpy array (HxW, HxWx3, HxWx4; uint8, uint16 or
-                float in [0, 1]) or a CHW torch tensor; or a list of them.
+            image: a path, a file's bytes, PIL image, numpy array (HxW, HxWx3, HxWx4;
+                uint8, uint16 or float in [0, 1]) or a CHW torch tensor; or a list of them.
             vocab: what to segment: synset names ("dog.n.01"), wnids ("n02084071"), nltk
                 Synsets or plain words; each covers itself and all its hyponyms among the
                 model's categories. None = all model categories.
@@ -177,7 +202,10 @@ class LarvSeg:
                 (default `p`): at `p / 2` the network embeds overlapping patches every
                 `p / 2` pixels and decides on a 4 times denser grid, without retraining,
                 for about 4-16 times the compute.
-            batch_size: windows per forward pass.
+            batch_size: at most this many windows per forward pass (the windows of all
+                images in a list batch together); None = as many as the device's memory
+                holds: half the free CUDA memory, 1.5 GiB on a CPU (four 512-pixel windows
+                of ViT-B/16 with 21K classes).
             k: decoding candidates per patch; None = the exact argmax of the upsampled
                 logits.
 

@@ -27,6 +27,8 @@ from larvseg.vocab.table import nltk_wordnet
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+SAMPLE_PHOTO = REPO / "examples" / "data" / "chelsea.jpg"
+"""The one photo shipped in the repository (CC0, examples/data/README.md)."""
 TINY_VIT = {"depth": 1, "embed_dim": 32, "num_heads": 2}
 BENCHMARK_TREES = {
     "ade-150": (
@@ -65,6 +67,12 @@ def wordnet() -> Any:
             pytest.fail(message)
         pytest.skip(message)
     return found
+
+
+@pytest.fixture(scope="session")
+def sample_photo() -> Path:
+    """The photo shipped in the repository, for tests that need one real photo."""
+    return SAMPLE_PHOTO
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
@@ -38,8 +41,19 @@ def test_choose_vocabulary(tmp_path: Path) -> None:
     assert "moth.n.01" in out and "animal.n.01 covers" in out
 
 
-def test_segment_photo(timm_checkpoint: Path, real_images: list[Path], tmp_path: Path) -> None:
-    args = [str(real_images[0]), "--model", str(timm_checkpoint), "--out", str(tmp_path / "p")]
+def test_segment_photo(timm_checkpoint: Path, sample_photo: Path, tmp_path: Path) -> None:
+    args = [str(sample_photo), "--model", str(timm_checkpoint), "--out", str(tmp_path / "p")]
     out = run("segment_photo.py", *args, "--vocab", "animal.n.01", cwd=tmp_path)
     assert "wrote labels" in out
     assert {p.name for p in tmp_path.iterdir()} >= {"p_labels.png", "p_overlay.png", "p.json"}
+
+
+def test_readme_segments_the_photo_shipped_with_its_licence(sample_photo: Path) -> None:
+    """README's first command reads a photo of the checkout, small, its licence beside it."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    first = re.search(r"larvseg segment (\S+)", readme)
+    assert first is not None and (REPO / first.group(1)) == sample_photo
+    assert sample_photo.stat().st_size < 200_000
+    assert Image.open(sample_photo).size == (451, 300)
+    note = (sample_photo.parent / "README.md").read_text(encoding="utf-8")
+    assert sample_photo.name in note and "CC0" in note

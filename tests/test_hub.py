@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import torch
+from huggingface_hub import errors as hub_errors
 from timm.data import ImageNetInfo
+from timm.models import save_for_hf
 
+from larvseg import hub
 from larvseg.errors import CheckpointError
 from larvseg.modeling.model import LarvSegModel
 from larvseg.segmenter import LarvSeg
+from tests.conftest import TINY_VIT
 
 
 def timm_head_per_patch(vit: torch.nn.Module, x: torch.Tensor, pool: str) -> torch.Tensor:
@@ -132,6 +138,121 @@ def test_hub_id_loads_from_the_cache_offline(tmp_path: Path, timm_checkpoint: Pa
     ).stdout
     assert "loaded 1000" in out
     assert "'someone/not-cached'" in out and "HF_HUB_OFFLINE=1" in out
+    # the fix is named: a local folder, how to write one, the docs page
+    assert "--model FOLDER" in out and "save_for_hf" in out and "docs/weights.md" in out
+
+
+@pytest.fixture()
+def no_hub(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any request to the hub fails the test."""
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError(f"the hub was asked: {args}")
+
+    for name in ("hf_hub_download", "get_hf_file_metadata", "try_to_load_from_cache"):
+        monkeypatch.setattr(hub.huggingface_hub, name, refuse)
+
+
+@pytest.mark.parametrize(
+    "name", ["tiny21k", "./tiny21k", "../x/y", "/no/such/folder", "~/no-such-larvseg", "a/b/c"]
+)
+def test_a_name_that_looks_like_a_path_is_a_missing_folder(no_hub: None, name: str) -> None:
+    with pytest.raises(CheckpointError, match=f"checkpoint folder '{re.escape(name)}' does not"):
+        LarvSegModel.from_pretrained(name)
+
+
+def test_path_objects_and_local_dir_are_always_local(
+    no_hub: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # "owner/name" does not exist here
+    with pytest.raises(CheckpointError, match="checkpoint folder 'owner/name' does not exist"):
+        LarvSegModel.from_pretrained(Path("owner/name"))
+    with pytest.raises(CheckpointError, match="'local-dir:owner/name' does not exist"):
+        LarvSegModel.from_pretrained("local-dir:owner/name")
+    (tmp_path / "owner").mkdir()  # its first part exists: read as a path
+    with pytest.raises(CheckpointError, match="checkpoint folder 'owner/name' does not exist"):
+        LarvSegModel.from_pretrained("owner/name")
+    (tmp_path / "owner" / "other").mkdir()
+    assert hub.checkpoint_source("owner/other") == hub.Source(folder=Path("owner/other"))
+
+
+@pytest.mark.parametrize("name", ["a b/c", "owner/-name", "hf-hub:../x"])
+def test_a_name_that_cannot_be_a_hub_id_is_never_sent(no_hub: None, name: str) -> None:
+    with pytest.raises(CheckpointError, match="neither a local folder nor a valid Hugging Face"):
+        LarvSegModel.from_pretrained(name)
+
+
+def test_hub_prefix_and_owner_name_are_hub_ids(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny21k").mkdir()
+    assert hub.checkpoint_source("hf-hub:tiny21k") == hub.Source(repo_id="tiny21k")
+    assert hub.checkpoint_source("tiny21k") == hub.Source(folder=Path("tiny21k"))
+    assert hub.checkpoint_source("timm/vit").repo_id == "timm/vit"
+
+
+def test_unreachable_hub_is_reported_after_one_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An uncached file is asked for once; huggingface_hub's own download (which retries
+    for half a minute on a connection error) is never started."""
+    asked: list[str] = []
+
+    def unreachable(url: str, **kwargs: Any) -> None:
+        asked.append(url)
+        raise ConnectionError("[Errno -2] Name or service not known")
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("hf_hub_download retries: it must not run")
+
+    monkeypatch.setattr(hub.constants, "is_offline_mode", lambda: False)
+    monkeypatch.setattr(hub.huggingface_hub, "try_to_load_from_cache", lambda *a, **k: None)
+    monkeypatch.setattr(hub.huggingface_hub, "get_hf_file_metadata", unreachable)
+    monkeypatch.setattr(hub.huggingface_hub, "hf_hub_download", refuse)
+    with pytest.raises(CheckpointError) as err:
+        LarvSegModel.from_pretrained("someone/model")
+    message = str(err.value)
+    assert "hub cannot be reached (" in message and "Name or service not known" in message
+    assert "--model FOLDER" in message and "docs/weights.md" in message
+    assert asked == ["https://huggingface.co/someone/model/resolve/main/config.json"]
+
+
+def test_unknown_hub_repository_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    def not_found(url: str, **kwargs: Any) -> None:
+        response = SimpleNamespace(headers={}, request=None, status_code=404)
+        raise hub_errors.RepositoryNotFoundError("404 Client Error", response=response)
+
+    monkeypatch.setattr(hub.constants, "is_offline_mode", lambda: False)
+    monkeypatch.setattr(hub.huggingface_hub, "try_to_load_from_cache", lambda *a, **k: None)
+    monkeypatch.setattr(hub.huggingface_hub, "get_hf_file_metadata", not_found)
+    with pytest.raises(CheckpointError, match="'someone/typo' does not exist or is private"):
+        LarvSegModel.from_pretrained("someone/typo")
+
+
+def test_pickled_timm_folder_says_how_to_convert_and_is_never_unpickled(
+    make_timm_classifier: Any,
+    timm_checkpoint: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder = tmp_path / "pickled"
+    save_for_hf(make_timm_classifier(), str(folder), model_args=TINY_VIT)  # the default: a pickle
+    assert (folder / "pytorch_model.bin").is_file()
+    assert not (folder / "model.safetensors").exists()
+    with monkeypatch.context() as patch:
+        patch.setattr(torch, "load", lambda *a, **k: pytest.fail("larvseg unpickled weights"))
+        with pytest.raises(CheckpointError) as err:
+            LarvSegModel.from_pretrained(folder)
+    message = str(err.value)
+    assert "only pytorch_model.bin" in message and "safe_serialization=True" in message
+    # the one-line conversion of the message works, and gives the saved weights
+    command = re.search(r'`python -c "(.*)"`', message)
+    assert command is not None
+    subprocess.run([sys.executable, "-c", command.group(1)], check=True)
+    converted = LarvSegModel.from_pretrained(folder)
+    reference = LarvSegModel.from_pretrained(timm_checkpoint)
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(converted(x), reference(x))
 
 
 @pytest.mark.parametrize("layout", ["timm", "larvseg"])

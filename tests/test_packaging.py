@@ -14,9 +14,22 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE_DATA = [
     "larvseg/py.typed",
     "larvseg/vocab/data/wordnet_nouns.tsv.gz",
+    "larvseg/vocab/data/wordnet_other_nouns.tsv.gz",
+    "larvseg/vocab/data/wordnet_noun_exceptions.tsv.gz",
     "larvseg/vocab/data/benchmarks/ade-150.tsv",
     "larvseg/vocab/data/benchmarks/ade-847.tsv",
     "larvseg/vocab/data/benchmarks/coco-stuff-171.tsv",
+    "larvseg/vocab/data/benchmarks/paper/i124.tsv",
+    "larvseg/vocab/data/benchmarks/paper/i585.tsv",
+    "larvseg/vocab/data/benchmarks/paper/novel-ade-150.tsv",
+    "larvseg/vocab/data/benchmarks/paper/novel-ade-847.tsv",
+    "larvseg/train/configs/larvseg_c171_i21k.yaml",
+    "larvseg/train/configs/larvseg_c171_wa150.yaml",
+    "larvseg/train/configs/larvseg_c171_wa150_i124.yaml",
+    "larvseg/train/configs/larvseg_c171_wa847_i585.yaml",
+    "larvseg/train/configs/toy/baseline.yaml",
+    "larvseg/train/configs/toy/larvseg.yaml",
+    "larvseg/train/configs/toy/supervised.yaml",
 ]
 """Non-Python files the package reads at run time (a missing one fails only on a user's machine)."""
 

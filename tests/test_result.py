@@ -12,7 +12,7 @@ from PIL import Image
 
 from larvseg.errors import MissingExtraError
 from larvseg.overlay import LEGEND_ENTRIES, category_color, legend_lines
-from larvseg.result import Segmentation
+from larvseg.result import Segmentation, label_png
 from larvseg.vocab.vocabulary import Vocabulary, VocabularyError
 
 AIREDALE, GREYHOUND, TABBY, VOLCANO = "n02096051", "n02091032", "n02123045", "n09472597"
@@ -195,6 +195,30 @@ def test_legend_sorted_by_area_and_capped(vocabulary: Vocabulary) -> None:
     assert legend_lines(seg.categories, np.zeros(4, dtype=int)) == [("", "no labeled pixels")]
 
 
+def test_legend_gives_shares_of_the_whole_image_with_unlabeled(vocabulary: Vocabulary) -> None:
+    """Open mode: 8 x 10 = 80 pixels, 20 tabby, 12 Airedale, 48 unlabeled (-1)."""
+    labels = np.full((8, 10), -1, dtype=np.int32)
+    labels[:2] = 1  # 20 pixels
+    labels[2:4, :6] = 0  # 12 pixels
+    seg = make(vocabulary, labels=labels, wnids=(AIREDALE, TABBY))
+    counts = np.bincount(labels[labels >= 0], minlength=2)
+    assert legend_lines(seg.categories, counts, labels.size) == [
+        (TABBY, "tabby.n.01 (tabby) 25.0%"),
+        (AIREDALE, "airedale.n.01 (Airedale) 15.0%"),
+        ("", "unlabeled 60.0%"),
+    ]
+    nothing = np.zeros(2, dtype=int)
+    assert legend_lines(seg.categories, nothing, 80) == [
+        ("", "no labeled pixels"),
+        ("", "unlabeled 100.0%"),
+    ]
+    # the overlay draws those rows: its legend panel (font 12 px, rows of 18 px, 6 px
+    # padding) is 3 rows tall, 2 once every pixel is labelled
+    assert seg.overlay().height == 2 * 6 + 3 * 18
+    closed = make(vocabulary, labels=np.maximum(labels, 0), wnids=(AIREDALE, TABBY))
+    assert closed.overlay().height == 2 * 6 + 2 * 18
+
+
 def test_many_categories_legend_grows_the_canvas_below(vocabulary: Vocabulary) -> None:
     labels = np.arange(30, dtype=np.int32).reshape(5, 6)
     wnids = tuple(c.wnid for c in vocabulary.categories[:30])
@@ -319,6 +343,16 @@ def test_to_supervision_without_the_extra_says_what_to_install(
 # ---------------------------------------------------------------- save
 
 
+def test_labels_png_of_many_categories_is_16_bit(vocabulary: Vocabulary, tmp_path: Path) -> None:
+    labels = np.arange(300, dtype=np.int32).reshape(15, 20) - 1  # -1 and 299 categories
+    categories = [vocabulary.categories[i] for i in range(299)]
+    png = label_png(labels, categories)
+    assert png.mode == "I;16"
+    png.save(tmp_path / "labels.png")
+    with Image.open(tmp_path / "labels.png") as read:
+        np.testing.assert_array_equal(np.asarray(read), labels + 1)
+
+
 def test_save_round_trips_labels_and_json(vocabulary: Vocabulary, tmp_path: Path) -> None:
     seg = make(vocabulary)
     paths = seg.save(tmp_path / "new" / "dir" / "scene")
@@ -328,8 +362,12 @@ def test_save_round_trips_labels_and_json(vocabulary: Vocabulary, tmp_path: Path
         "json": tmp_path / "new" / "dir" / "scene.json",
     }
     with Image.open(paths["labels"]) as png:
-        assert png.mode == "I;16"
+        # a palette PNG: the indices read back, a viewer shows the overlay's colours
+        assert png.mode == "P"
         np.testing.assert_array_equal(np.asarray(png), LABELS + 1)
+        shown = np.asarray(png.convert("RGB"))
+    colors = np.array([(0, 0, 0)] + [category_color(c.wnid) for c in seg.categories])
+    np.testing.assert_array_equal(shown, colors[LABELS + 1])
     with Image.open(paths["overlay"]) as png:
         np.testing.assert_array_equal(np.asarray(png), np.asarray(seg.overlay()))
     record = json.loads(paths["json"].read_text(encoding="utf-8"))

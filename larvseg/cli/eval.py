@@ -14,8 +14,9 @@ from .options import add_device_argument, add_model_argument, add_predict_option
 EPILOG = f"""\
 The benchmark's classes are the vocabulary: each covers its synset and the model's
 categories under it (closed mode, as `larvseg segment --vocab`). Classes sharing a synset
-are one class. Base classes: those in {NOVEL_BASE} (by wnid), as the paper splits them,
-unless --base-classes names others. Data layouts (as downloaded):
+are one class. Base classes: those in {NOVEL_BASE} (by wnid, larvseg's split),
+unless --base-classes names others; --base-classes paper: the paper's own split (by
+class name; ADE-150 87 novel, ADE-847 755, see configs/README.md). Data layouts (as downloaded):
   ade-150         ADEChallengeData2016/images/validation/*.jpg, annotations/validation/*.png
   ade-847         ADE20K_2021_17_01/images/ADE/validation/**/*.jpg and *_seg.png
   coco-stuff-171  coco_stuff164k/images/val2017/*.jpg, stuffthingmaps_trainval2017/val2017/*.png
@@ -47,9 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT")
     parser.add_argument(
         "--base-classes",
-        metavar="FILE|benchmark:NAME",
-        help="the base classes: a file of wnids (one per line) or benchmark:NAME "
-        f"(default: the classes also in {NOVEL_BASE})",
+        metavar="FILE|benchmark:NAME|paper",
+        help="the base classes: a file of wnids (one per line), benchmark:NAME, or paper "
+        f"(the paper's split of the dataset) (default: the classes also in {NOVEL_BASE})",
     )
     parser.add_argument(
         "--allow-uncovered",
@@ -85,13 +86,13 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--limit must be at least 1, got {args.limit}")
     dataset = benchmark_dataset(args.dataset, Path(root), args.split, args.limit)
     if args.base_classes:
-        base = BaseClasses.read(args.base_classes, "--base-classes")
+        base = BaseClasses.read(args.base_classes, "--base-classes", args.dataset)
     else:
         novel = {c.wnid for c in novel_classes(args.dataset)}
         base = BaseClasses(
             frozenset(set(dataset.classes) - novel),
             f"base = the {args.dataset} classes that are {NOVEL_BASE} classes (by wnid; "
-            f"{BENCHMARK_PREFIX}{NOVEL_BASE}), as the paper splits them",
+            f"{BENCHMARK_PREFIX}{NOVEL_BASE}; --base-classes paper: the paper's split)",
         )
     model = LarvSegModel.from_pretrained(args.model)
     result = evaluate(

@@ -18,18 +18,28 @@ if TYPE_CHECKING:
     from ..pipeline.predict import PredictOptions
 
 MODEL_HELP = f"checkpoint folder or Hugging Face hub id (default: {DEFAULT_MODEL})"
+ONNX_MODEL_HELP = (
+    "checkpoint folder, Hugging Face hub id, or an .onnx file written by `larvseg export` "
+    f"(the onnx extra; runs on the CPU) (default: {DEFAULT_MODEL})"
+)
 
 
 def add_model_argument(
-    parser: argparse.ArgumentParser, *, positional: bool = False, flag: str = "--model"
+    parser: argparse.ArgumentParser,
+    *,
+    positional: bool = False,
+    flag: str = "--model",
+    onnx: bool = False,
 ) -> None:
-    """`--model` (or a positional `MODEL`): the checkpoint to load, `args.model`."""
+    """`--model` (or a positional `MODEL`): the checkpoint to load, `args.model`; with
+    `onnx`, the help says an exported `.onnx` file is taken too."""
+    help_text = ONNX_MODEL_HELP if onnx else MODEL_HELP
     if positional:
         parser.add_argument(
-            "model", metavar="MODEL", nargs="?", default=DEFAULT_MODEL, help=MODEL_HELP
+            "model", metavar="MODEL", nargs="?", default=DEFAULT_MODEL, help=help_text
         )
     else:
-        parser.add_argument(flag, dest="model", default=DEFAULT_MODEL, help=MODEL_HELP)
+        parser.add_argument(flag, dest="model", default=DEFAULT_MODEL, help=help_text)
 
 
 def add_device_argument(parser: argparse.ArgumentParser) -> None:

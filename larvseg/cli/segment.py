@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import time
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="segment images into WordNet categories",
         description=(
             "Segment each image (files, folders, glob patterns) and write "
-            "OUT_DIR/<name>_labels.png (16-bit: 0 = unlabeled, i = category i of the JSON), "
+            "OUT_DIR/<name>_labels.png (0 = unlabeled, i = category i of the JSON; a palette "
+            "PNG in the overlay's colours, 16-bit past 255 categories), "
             "OUT_DIR/<name>_overlay.png and OUT_DIR/<name>.json (categories with pixel counts); "
             "<name> is the file's path under a named folder, or its stem. Files are decoded "
             "in worker processes while the model runs. A file that cannot be read is listed "
@@ -60,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "-r", "--recursive", action="store_true", help="also take images in subfolders"
     )
-    add_model_argument(parser)
+    add_model_argument(parser, onnx=True)
     parser.add_argument(
         "--vocab",
         nargs="+",
@@ -94,6 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Segment every file of this process's share; 1 if any file failed on any process."""
+    _check_vocab(args.vocab)
     # torch and timm load only when this command runs
     from ..distributed import destroy_distributed, init_distributed
 
@@ -102,6 +105,18 @@ def run(args: argparse.Namespace) -> int:
         return _segment(args, info, device if args.device == "auto" else args.device)
     finally:
         destroy_distributed()
+
+
+def _check_vocab(items: list[str] | None) -> None:
+    """Resolve each `--vocab` item in the packaged WordNet tables, so that a mistyped
+    synset is reported at once, before torch and the model load (`VocabularyError`);
+    whether the model covers it is checked once the model is loaded."""
+    from ..vocab.vocabulary import SenseWarning, Vocabulary
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SenseWarning)  # said once, by resolve_vocab
+        for item in items or []:
+            Vocabulary.imagenet21k().resolve(item)
 
 
 def _segment(args: argparse.Namespace, info: DistInfo, device: Any) -> int:
@@ -134,8 +149,8 @@ def _segment(args: argparse.Namespace, info: DistInfo, device: Any) -> int:
             window_step=options.window_step,
             stride=options.stride,
             k=options.k,
-            images_per_batch=options.batch_size,
-            windows_per_pass=options.batch_size,
+            images_per_batch=args.batch_size,
+            windows_per_pass=args.batch_size,
             num_workers=args.workers,
         )
         with tqdm(total=len(mine), desc="segment", unit="image", disable=not info.is_main) as bar:

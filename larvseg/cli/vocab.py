@@ -18,10 +18,6 @@ if TYPE_CHECKING:
 
 SHOWN_MEMBERS = 10
 GLOSS_WIDTH = 70
-TABLE_ONLY = (
-    "searched larvseg's table only (the ImageNet classes and their WordNet ancestors); "
-    "install WordNet 3.0 for nltk (docs/vocabulary.md) to search every WordNet noun"
-)
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="synsets whose lemmas or gloss contain WORD",
         description="List synsets whose lemmas or gloss contain WORD, best first, with how "
         "many model categories each covers; for one covering none, its nearest hypernym "
-        "that covers some. With nltk's WordNet 3.0 installed, synsets outside the model's "
-        "table are found too.",
+        "that covers some. Every WordNet 3.0 noun is searched, from tables shipped with "
+        "larvseg.",
     )
     search.add_argument("word", nargs="+", metavar="WORD", help="word or phrase, e.g. dog")
     search.add_argument("--limit", type=int, default=20, help="hits shown (default: 20)")
@@ -71,12 +67,8 @@ def _vocabulary() -> Vocabulary:
 
 
 def _search_lines(text: str, limit: int) -> list[str]:
-    from ..vocab.table import nltk_wordnet
-
     vocab = _vocabulary()
     hits = vocab.search(text, limit=limit)
-    if nltk_wordnet() is None:
-        log.info("%s", TABLE_ONLY)
     if not hits:
         return [f"no synset matches '{text}'"]
     width = max(len(h.category.name) for h in hits)

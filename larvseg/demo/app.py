@@ -140,7 +140,7 @@ def build_demo(segmenter: LarvSeg, work_dir: str | Path, title: str = "larvseg")
                     "Confidence per pixel (dark blue 0, magenta 0.5, yellow 1)", "confidence"
                 )
                 downloads = gr.File(
-                    label="Downloads: labels PNG (16-bit, 0 = unlabeled), JSON, overlay",
+                    label="Downloads: labels PNG (0 = unlabeled, i = category i), JSON, overlay",
                     file_count="multiple",
                     interactive=False,
                     elem_id="downloads",

@@ -201,7 +201,8 @@ class EvalResult:
         )
 
     def format_table(self) -> str:
-        """Summary lines plus one row per class (percent, '-' when undefined); classes
+        """Summary lines plus one row per class (percentages with '%', '-' when undefined,
+        where the JSON has fractions in [0, 1]); classes
         that cover no model category are marked '*'."""
         head = f"evaluation of {self.dataset}" if self.dataset else "evaluation"
         lines = [
@@ -224,13 +225,13 @@ class EvalResult:
         lines += [f"  skipped {s['path']}: {s['reason']}" for s in self.skipped_files]
         uncovered = set(self.uncovered)
         lines.append(
-            f"{'wnid':<10}  {'name':<28}  {'split':<6}  {'IoU':>6}  {'acc':>6}  {'pixels':>12}"
+            f"{'wnid':<10}  {'name':<28}  {'split':<6}  {'IoU':>7}  {'acc':>7}  {'pixels':>12}"
         )
         for row in self.per_class:
             split = ("base" if row.base else "novel") + ("*" if row.wnid in uncovered else "")
             lines.append(
-                f"{row.wnid:<10}  {row.name[:28]:<28}  {split:<6}  {_pct(row.iou):>6}  "
-                f"{_pct(row.accuracy):>6}  {row.pixels:>12,}"
+                f"{row.wnid:<10}  {row.name[:28]:<28}  {split:<6}  {_pct(row.iou):>7}  "
+                f"{_pct(row.accuracy):>7}  {row.pixels:>12,}"
             )
         return "\n".join(lines)
 
@@ -257,7 +258,7 @@ def _mean(values: np.ndarray) -> float | None:
 
 
 def _pct(value: float | None) -> str:
-    return "-" if value is None or math.isnan(value) else f"{100 * value:.2f}"
+    return "-" if value is None or math.isnan(value) else f"{100 * value:.2f}%"
 
 
 def _nan_to_none(value: Any) -> Any:

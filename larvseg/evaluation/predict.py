@@ -41,8 +41,8 @@ class ClassPredictor:
             listed in `uncovered`) instead of raising `EvaluationError`.
 
     Attributes:
-        names: each class's synset name (nltk's WordNet, where installed, names those
-            outside the packaged table), else its wnid.
+        names: each class's synset name, else its wnid (one that is no WordNet 3.0
+            noun synset).
         uncovered: the classes (wnids) that cover no model category, in class order.
     """
 
@@ -96,7 +96,7 @@ class ClassPredictor:
 
 
 def _resolve(vocab: Vocabulary, wnid: str) -> Category | None:
-    """The synset of `wnid`, None where no WordNet at hand knows it (nltk absent)."""
+    """The synset of `wnid`, None where it is no WordNet 3.0 noun synset."""
     try:
         return vocab.resolve(wnid)
     except VocabularyError:

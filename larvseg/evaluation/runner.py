@@ -25,8 +25,9 @@ import torch
 from tqdm import tqdm
 
 from ..atomic import write_text
-from ..errors import DataError, EvaluationError
+from ..errors import DataError, EvaluationError, VocabularyError
 from ..modeling.model import LarvSegModel
+from ..vocab.benchmarks import PAPER_PREFIX, paper_base_wnids
 from .labelmaps import IGNORE_INDEX, class_wnids
 from .metrics import ConfusionMatrix, EvalResult
 from .predict import DEFAULT_OPTIONS, ClassPredictor, PredictOptions
@@ -72,8 +73,14 @@ class BaseClasses:
     rule: str
 
     @classmethod
-    def read(cls, spec: list[str | None] | str, where: str) -> BaseClasses:
-        """Base classes named by a list, a wnid file or `benchmark:NAME` (all its classes)."""
+    def read(
+        cls, spec: list[str | None] | str, where: str, benchmark: str | None = None
+    ) -> BaseClasses:
+        """Base classes named by a list, a wnid file, `benchmark:NAME` (all its classes),
+        `paper:NAME` (the paper's split of benchmark NAME) or `paper` (that of `benchmark`,
+        the benchmark evaluated)."""
+        if spec == "paper" or (isinstance(spec, str) and spec.startswith(PAPER_PREFIX)):
+            return cls.paper(spec[len(PAPER_PREFIX) :] if spec != "paper" else benchmark, where)
         try:
             wnids = class_wnids(spec, where)
         except DataError as err:
@@ -82,6 +89,25 @@ class BaseClasses:
             raise EvaluationError(f"{where}: names no class; give at least one wnid")
         named = f"{len(wnids)} wnids" if isinstance(spec, list) else spec
         return cls(frozenset(wnids), f"base classes named by {where} ({named})")
+
+    @classmethod
+    def paper(cls, benchmark: str | None, where: str) -> BaseClasses:
+        """The paper's split of `benchmark` ("ade-150", "ade-847"): base = the classes
+        whose names the authors found among COCO-Stuff's (`paper_base_wnids`)."""
+        if benchmark is None:
+            raise EvaluationError(
+                f"{where}: 'paper' needs the benchmark evaluated; write paper:ade-150 or "
+                "paper:ade-847"
+            )
+        try:
+            wnids = paper_base_wnids(benchmark)
+        except VocabularyError as err:
+            raise EvaluationError(f"{where}: {err}") from err
+        return cls(
+            wnids,
+            f"base = the {benchmark} classes the paper counts base (its name comparison "
+            f"with COCO-Stuff; {where} {PAPER_PREFIX}{benchmark})",
+        )
 
 
 def base_flags(wnids: Sequence[str], base: AbstractSet[str] | Sequence[bool]) -> list[bool]:

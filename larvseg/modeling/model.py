@@ -56,9 +56,11 @@ class LarvSegModel(nn.Module):
     def from_pretrained(cls, name_or_path: str | Path = DEFAULT_MODEL) -> LarvSegModel:
         """Load a larvseg checkpoint or a timm classifier (made dense) from a folder or the hub.
 
-        `name_or_path` is a local folder or a Hugging Face hub id (downloaded through
-        huggingface_hub's cache; `HF_HUB_OFFLINE=1` uses the cache only). A timm
-        classifier's head becomes a per-patch linear classifier with the same weights.
+        `name_or_path` is a local folder (a `Path`, `local-dir:FOLDER`, or a name that
+        looks like a path) or a Hugging Face hub id `owner/name` (`hf-hub:` forces it;
+        downloaded through huggingface_hub's cache, `HF_HUB_OFFLINE=1` uses the cache
+        only); `hub.checkpoint_source` decides. A timm classifier's head becomes a
+        per-patch linear classifier with the same weights.
 
         Returns:
             The model in eval mode on CPU, float32.
@@ -68,9 +70,9 @@ class LarvSegModel(nn.Module):
                 the checkpoint and says what to do.
         """
         source = str(name_or_path)
-        raw = hub.read_config(source)
+        raw = hub.read_config(name_or_path)
         model = cls.skeleton(checkpoint_config(raw, source))
-        state = hub.read_weights(source)
+        state = hub.read_weights(name_or_path)
         if is_timm_config(raw):
             state = timm_state_dict(state)
         try:  # the model takes the read tensors as its parameters: no second copy

@@ -3,7 +3,10 @@
 Bilinear upsampling is linear, so the score of class `c` at an output pixel is a
 weighted sum of its logits at the pixel's four feature-grid neighbours ("taps").
 Only the taps' top-k classes are scored at image resolution, in bands of rows:
-memory is `O(h * w * k)` plus one band, never `O(C * H * W)`.
+memory is `O(h * w * k)` plus one band, never `O(C * H * W)`. Everything runs with
+torch ops on the logits' device (the model's, CUDA included); the tap positions and
+weights are computed on the CPU and moved there, so they are the same numbers on
+every device.
 
 All maps are channels-last: logits `(h, w, K)` at feature resolution. A grid from
 overlapping patches (patch `p`, stride `s`, `span = p / s`) has cell `i` centred at
@@ -33,16 +36,26 @@ def bilinear_taps(
     the grid: the cell centres sit at `i s + p / 2`.
     """
     scale = (in_size - 1 + span) / out_size
-    src = ((torch.arange(out_size, dtype=torch.float32) + 0.5) * scale - span / 2).clamp_(min=0)
+    src = (
+        (torch.arange(out_size, dtype=torch.float32, device="cpu") + 0.5) * scale - span / 2
+    ).clamp_(min=0)
     i0 = src.floor().long().clamp_(max=in_size - 1)
     i1 = (i0 + 1).clamp_(max=in_size - 1)
     return i0, i1, src - i0
 
 
-def _quad_cells(height: int, width: int) -> torch.Tensor:
+def _device_taps(
+    in_size: int, out_size: int, span: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`bilinear_taps` moved to `device`."""
+    i0, i1, weight = bilinear_taps(in_size, out_size, span)
+    return i0.to(device), i1.to(device), weight.to(device)
+
+
+def _quad_cells(height: int, width: int, device: torch.device) -> torch.Tensor:
     """Flat cell index of the 4 taps of each quad anchored at `(y0, x0)`: `(h, w, 4)`."""
-    ys = torch.arange(height)
-    xs = torch.arange(width)
+    ys = torch.arange(height, device=device)
+    xs = torch.arange(width, device=device)
     y1 = (ys + 1).clamp(max=height - 1)
     x1 = (xs + 1).clamp(max=width - 1)
     rows = torch.stack([ys, ys, y1, y1], dim=-1)[:, None, :]
@@ -64,14 +77,14 @@ def _quad_candidates(
         largest number of non-dominated candidates of any quad) and that number per quad
         `(h, w)`.
     """
-    cells = _quad_cells(height, width)  # (h, w, 4)
+    cells = _quad_cells(height, width, flat.device)  # (h, w, 4)
     top_indices = flat.topk(k, dim=1).indices
     classes = top_indices[cells].reshape(height, width, 4 * k)
     values = flat[cells[:, :, None, :], classes[..., None]]  # (h, w, 4k, 4)
     if 4 * k > MAX_PRUNED_CANDIDATES:  # pairwise pruning would cost more than it saves
-        return classes, values, torch.full((height, width), 4 * k)
+        return classes, values, torch.full((height, width), 4 * k, device=flat.device)
     a, b = values[:, :, :, None, :], values[:, :, None, :, :]
-    order = torch.arange(4 * k)
+    order = torch.arange(4 * k, device=flat.device)
     # dominates[..., i, j]: candidate i beats or ties j at every tap (ties go to the first)
     dominates = (a >= b).all(-1) & ((a > b).any(-1) | (order[:, None] < order[None, :]))
     alive = ~dominates.any(dim=-2)  # (h, w, 4k)
@@ -96,21 +109,21 @@ def upsampled_argmax(
     `EXACT_CHUNK` classes at a time: `O(K * H * W)` time, `O(EXACT_CHUNK * H * W)` memory.
 
     Args:
-        logits: `(h, w, K)` float logits at feature resolution.
+        logits: `(h, w, K)` float logits at feature resolution, on any device.
         out_size: `(H, W)` output size.
         k: candidates per tap, or None for the exact argmax.
         span: patch size over stride of the grid (see `bilinear_taps`).
 
     Returns:
-        `(H, W)` int64 class indices into `K`.
+        `(H, W)` int64 class indices into `K`, on the logits' device.
     """
     if k is None:
         return _exact_upsampled_argmax(logits, out_size, span)
     height, width, classes = logits.shape
     flat = logits.reshape(height * width, classes)
     candidates, values, counts = _quad_candidates(flat, height, width, min(k, classes))
-    y0, _, wy = bilinear_taps(height, out_size[0], span)
-    x0, _, wx = bilinear_taps(width, out_size[1], span)
+    y0, _, wy = _device_taps(height, out_size[0], span, logits.device)
+    x0, _, wx = _device_taps(width, out_size[1], span, logits.device)
     taps = (y0, wy, x0, wx)
     out = candidates[..., 0][y0[:, None], x0[None, :]]  # final wherever one candidate is left
     pixel_counts = counts.to(torch.int16)[y0[:, None], x0[None, :]]
@@ -129,8 +142,8 @@ def upsample(maps: torch.Tensor, out_size: tuple[int, int], span: int = 1) -> to
     """Bilinear upsampling of `(N, K, h, w)` maps to `(N, K, H, W)` (see `bilinear_taps`)."""
     if span == 1:
         return F.interpolate(maps, size=out_size, mode="bilinear", align_corners=False)
-    y0, y1, wy = bilinear_taps(maps.shape[-2], out_size[0], span)
-    x0, x1, wx = bilinear_taps(maps.shape[-1], out_size[1], span)
+    y0, y1, wy = _device_taps(maps.shape[-2], out_size[0], span, maps.device)
+    x0, x1, wx = _device_taps(maps.shape[-1], out_size[1], span, maps.device)
     rows = maps[..., y0, :] * (1 - wy)[:, None] + maps[..., y1, :] * wy[:, None]
     return rows[..., x0] * (1 - wx) + rows[..., x1] * wx
 
@@ -184,27 +197,28 @@ def upsampled_gather(
     """Bilinearly upsampled value of map `index[y, x]` at each output pixel.
 
     Args:
-        maps: `(h, w, K)` float maps at feature resolution.
-        index: `(H, W)` int64 map index per output pixel.
+        maps: `(h, w, K)` float maps at feature resolution, on any device.
+        index: `(H, W)` int64 map index per output pixel, on the maps' device.
         log_normalizer: optional `(h, w)`; the maps are then read as
             `exp(maps - log_normalizer)`: with logits and their logsumexp, softmax
             probabilities without materialising the softmax.
         span: patch size over stride of the grid (see `bilinear_taps`).
 
     Returns:
-        `(H, W)` float32, equal to `F.interpolate(maps...)[index[y, x], y, x]`.
+        `(H, W)` float32 on the maps' device, equal to
+        `F.interpolate(maps...)[index[y, x], y, x]`.
     """
     height, width, channels = maps.shape
     flat = maps.reshape(height * width, channels)
     norm = None if log_normalizer is None else log_normalizer.reshape(height * width)
-    y0, y1, wy = bilinear_taps(height, index.shape[0], span)
-    x0, x1, wx = bilinear_taps(width, index.shape[1], span)
+    y0, y1, wy = _device_taps(height, index.shape[0], span, maps.device)
+    x0, x1, wx = _device_taps(width, index.shape[1], span, maps.device)
 
     def read(cells: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         values = flat[cells, idx]
         return values if norm is None else (values - norm[cells]).exp()
 
-    out = torch.empty(index.shape, dtype=torch.float32)
+    out = torch.empty(index.shape, dtype=torch.float32, device=maps.device)
     band = max(1, BAND_ELEMENTS // max(1, 4 * index.shape[1]))
     for start in range(0, index.shape[0], band):
         rows = slice(start, start + band)

@@ -4,6 +4,7 @@ Accepted inputs (`ImageInput`):
 
 - a path (`str` or `os.PathLike`) to any file Pillow reads (JPEG, PNG, TIFF, WebP, ...);
   the EXIF orientation is applied, so a photo comes out the way viewers show it.
+- `bytes` holding such a file's contents (as read from object storage), decoded alike.
 - a `PIL.Image.Image` in any mode: 1, L, P, RGB, CMYK, YCbCr, I;16 and I (16-bit, scaled
   so that 65535 -> 255; mode I must hold values in [0, 65535]), F (floats in [0, 1]).
 - a numpy array, channels last: `(H, W)`, `(H, W, 1)`, `(H, W, 3)` or `(H, W, 4)`, of dtype
@@ -22,6 +23,7 @@ files, raise the limit (`PIL.Image.MAX_IMAGE_PIXELS = None` switches it off).
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from dataclasses import dataclass
@@ -36,7 +38,7 @@ from ..errors import ImageError
 if TYPE_CHECKING:
     import torch
 
-ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray, "torch.Tensor"]
+ImageInput = Union[str, os.PathLike, bytes, Image.Image, np.ndarray, "torch.Tensor"]
 
 FLOAT_DTYPES = (np.float16, np.float32, np.float64)
 ALPHA_MODES = ("LA", "La", "PA", "RGBA", "RGBa")
@@ -60,6 +62,8 @@ def describe_input(image: object) -> str:
     """A short description of an input for messages: a path as given, arrays by shape/dtype."""
     if isinstance(image, (str, os.PathLike)):
         return str(os.fspath(image))
+    if isinstance(image, bytes):
+        return f"{len(image)} bytes of an encoded image"
     if isinstance(image, Image.Image):
         return f"PIL image, mode {image.mode}, size {image.width}x{image.height}"
     if isinstance(image, np.ndarray):
@@ -73,7 +77,8 @@ def load_image(image: ImageInput, name: str | None = None) -> np.ndarray:
     """Load `image` as a C-contiguous `(H, W, 3)` uint8 RGB array (see the module docstring).
 
     Args:
-        image: a path, PIL image, numpy array (channels last) or torch tensor (channels first).
+        image: a path, a file's bytes, PIL image, numpy array (channels last) or torch
+            tensor (channels first).
         name: how to call the input in errors, e.g. "image 3"; its description follows.
 
     Returns:
@@ -88,6 +93,8 @@ def load_image(image: ImageInput, name: str | None = None) -> np.ndarray:
     label = f"{name} ({desc})" if name else desc
     if isinstance(image, (str, os.PathLike)):
         return _from_pil(_open(Path(os.fspath(image)), label), label)
+    if isinstance(image, bytes):
+        return _from_pil(_decode(io.BytesIO(image), label), label)
     if isinstance(image, Image.Image):
         return _from_pil(image, label)
     if isinstance(image, np.ndarray):
@@ -95,8 +102,8 @@ def load_image(image: ImageInput, name: str | None = None) -> np.ndarray:
     if _is_tensor(image):
         return _from_tensor(image, label)
     raise ImageError(
-        f"{label}: unsupported input type; pass a file path, a PIL image, a numpy array "
-        "(H, W[, C]) or a torch tensor ([C,] H, W)"
+        f"{label}: unsupported input type; pass a file path, a file's bytes, a PIL image, a "
+        "numpy array (H, W[, C]) or a torch tensor ([C,] H, W)"
     )
 
 
@@ -115,8 +122,13 @@ def _open(path: Path, label: str) -> Image.Image:
         )
     if not path.exists():
         raise ImageError(f"{label}: no such file; check the path and the working directory")
+    return _decode(path, label)
+
+
+def _decode(source: Path | io.BytesIO, label: str) -> Image.Image:
+    """Fully decode an image file or its bytes, turning every failure into an `ImageError`."""
     try:
-        with Image.open(path) as opened:
+        with Image.open(source) as opened:
             opened.load()
             return ImageOps.exif_transpose(opened)
     except Image.DecompressionBombError as err:

@@ -45,7 +45,7 @@ class ItemAssignment:
     def is_identity(self) -> bool:
         """Whether class i is item i for every class (no vocabulary subset)."""
         return len(self.assignment) == self.num_items and torch.equal(
-            self.assignment, torch.arange(self.num_items)
+            self.assignment, torch.arange(self.num_items, device=self.assignment.device)
         )
 
     @property
@@ -83,9 +83,12 @@ def label_pixels(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Label map and confidence at `out_size` from feature-resolution logits.
 
+    Decoding runs on the logits' device (the model's); only the results come to the CPU.
+
     Args:
         logits: `(h, w, C')` float32 logits of the classes `items.decided` (all `C`
-            classes when it is None), score normalisation already done over all `C`.
+            classes when it is None), score normalisation already done over all `C`;
+            on any device.
         items: the class -> item mapping and mode.
         out_size: `(H, W)` output size.
         k: decoding candidates per patch (see `decode.upsampled_argmax`); None = the
@@ -98,7 +101,9 @@ def label_pixels(
         an unlabeled pixel, the mass of all classes under no item).
     """
     decided = items.decided
-    assignment = items.assignment if decided is None else items.assignment[decided]
+    assignment = (items.assignment if decided is None else items.assignment[decided]).to(
+        logits.device
+    )
     if logits.shape[-1] != len(assignment):
         raise InputError(
             f"logits have {logits.shape[-1]} classes, the labeling decides among {len(assignment)}"
@@ -112,7 +117,7 @@ def label_pixels(
         mass = _by_rows(lambda rows: _item_mass(rows, assignment, items.num_items), logits)
         slots = torch.where(labels >= 0, labels, items.num_items)
         scores = upsampled_gather(mass, slots, span=span)
-    return labels.to(torch.int32).numpy(), scores.numpy()
+    return labels.to(torch.int32).cpu().numpy(), scores.cpu().numpy()
 
 
 def _by_rows(fn: Callable[[torch.Tensor], torch.Tensor], logits: torch.Tensor) -> torch.Tensor:

@@ -42,7 +42,8 @@ class PredictOptions:
             both multiples of the patch size `p`.
         stride: patch-embedding stride, a divisor of the patch size `p` (None = `p`): the
             model decides on a `(p / stride)^2` times denser grid (see `ViTBackbone`).
-        batch_size: windows per forward pass.
+        batch_size: at most this many windows per forward pass; None = as many as the
+            device's memory budget holds (`windows.memory_budget`).
         k: decoding candidates per patch; None = exact argmax of the upsampled logits.
         autocast_dtype: `torch.bfloat16` (or float16) to run the network under autocast.
     """
@@ -51,14 +52,14 @@ class PredictOptions:
     window: int | None = None
     window_step: int | None = None
     stride: int | None = None
-    batch_size: int = 4
+    batch_size: int | None = None
     k: int | None = 8
     autocast_dtype: torch.dtype | None = None
 
     def __post_init__(self) -> None:
         for name in ("size", "window", "window_step", "stride", "batch_size", "k"):
             value = getattr(self, name)
-            if value is not None or name == "batch_size":
+            if value is not None:
                 check_count(name, value)
 
     def fit(self, patch_size: int) -> int:
@@ -130,6 +131,6 @@ def predict_labels(
     )
     span = model.patch_size // stride
     return [
-        label_pixels(grid.cpu(), items, image.shape[:2], options.k, span)
+        label_pixels(grid, items, image.shape[:2], options.k, span)
         for image, grid in zip(images, logits, strict=True)
     ]

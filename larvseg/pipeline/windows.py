@@ -22,9 +22,24 @@ from ..modeling.backbone import check_stride, grid_length
 from .network import DenseNetwork
 
 LOGIT_BUDGET = 1 << 27
-"""Logits one forward holds at most (512 MiB of float32) beyond a single band of rows:
-windows per forward and rows per classifier call shrink to fit. Four 512-pixel windows
-of a 21,843-class ViT-B/16 at stride 16 (89M) fit, so the default path is unchanged."""
+"""Logits one classifier call holds at most (512 MiB of float32) beyond a single band of
+rows: a batch's classifier runs in bands of feature rows to fit."""
+
+CPU_MEMORY_BUDGET = 3 << 29
+"""Bytes one forward pass may hold on a CPU (1.5 GiB): four 512-pixel windows of a
+21,843-class ViT-B/16 (about 358 MB each by `window_bytes`) fit, a fifth does not."""
+CUDA_FREE_SHARE = 0.5
+"""Share of the CUDA memory free at the call (`torch.cuda.mem_get_info` plus what torch's
+allocator holds unused) one forward pass may hold; the rest is left for the accumulated
+logits, the decoding and the allocator's fragmentation."""
+LOGIT_BYTES = 10
+"""Bytes per logit of a forward: float32 logits, the half-precision head output, a kept
+subset's copy."""
+ATTENTION_BYTES = 64
+"""Bytes per pair of tokens: an explicit attention matrix of up to 16 float32 heads."""
+TOKEN_BYTES = 1 << 16
+"""Bytes per token of the backbone's other activations (ViT-L: 1,024 float32 channels,
+the MLP's four-fold hidden layer and a few residual copies)."""
 
 
 @dataclass(frozen=True)
@@ -62,16 +77,35 @@ def tile_windows(sizes: Sequence[tuple[int, int]], window: int, step: int) -> li
     ]
 
 
+def memory_budget(device: torch.device) -> int:
+    """Bytes one forward pass on `device` may hold: on CUDA `CUDA_FREE_SHARE` of the memory
+    free now, on other devices `CPU_MEMORY_BUDGET`."""
+    if device.type != "cuda":
+        return CPU_MEMORY_BUDGET
+    free, _ = torch.cuda.mem_get_info(device)
+    cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+    return int((free + cached) * CUDA_FREE_SHARE)
+
+
+def window_bytes(tokens: int, classes: int) -> int:
+    """Estimated peak bytes of one window in a forward pass: `tokens` grid cells (patch
+    tokens) with `classes` logits each, attention over all token pairs and the per-token
+    activations (an upper bound for ViT-B and ViT-L)."""
+    return tokens * (classes * LOGIT_BYTES + tokens * ATTENTION_BYTES + TOKEN_BYTES)
+
+
 def _batches(
-    windows: list[Window], batch_size: int, cells: Callable[[Window], int]
+    windows: list[Window], batch_size: int | None, budget: int, cost: Callable[[Window], int]
 ) -> Iterator[list[Window]]:
-    """Windows grouped by shape, in chunks of at most `batch_size` windows and (beyond one
-    window) at most `LOGIT_BUDGET` logits; `cells(w)` is a window's logits count."""
+    """Windows grouped by shape, in chunks of as many windows as `budget` bytes hold (at
+    least one), at most `batch_size` when given; `cost(w)` is a window's bytes."""
     by_shape: dict[tuple[int, int], list[Window]] = {}
     for w in windows:
         by_shape.setdefault((w.height, w.width), []).append(w)
     for group in by_shape.values():
-        size = max(1, min(batch_size, LOGIT_BUDGET // max(1, cells(group[0]))))
+        size = max(1, budget // max(1, cost(group[0])))
+        if batch_size is not None:
+            size = max(1, min(batch_size, size))
         for start in range(0, len(group), size):
             yield group[start : start + size]
 
@@ -111,7 +145,7 @@ def window_logits(
     *,
     stride: int | None = None,
     keep: torch.Tensor | None = None,
-    batch_size: int = 4,
+    batch_size: int | None = None,
     autocast_dtype: torch.dtype | None = None,
 ) -> list[torch.Tensor]:
     """Feature-resolution logits of each image, channels last, from overlapping windows.
@@ -126,9 +160,10 @@ def window_logits(
         keep: `(C',)` classes whose logits are kept (after the score normalisation over
             all `C`); default all. Only these are accumulated, so a vocabulary subset
             bounds the memory of dense grids.
-        batch_size: windows per forward pass (same-shaped windows of all images batch);
-            fewer, and the classifier in bands of rows, where their logits would exceed
-            `LOGIT_BUDGET` floats.
+        batch_size: at most this many windows per forward pass (same-shaped windows of
+            all images batch); None = as many as the device's `memory_budget` holds by
+            `window_bytes`. The classifier runs in bands of rows where a batch's logits
+            would exceed `LOGIT_BUDGET` floats.
         autocast_dtype: `torch.bfloat16` to run under autocast.
 
     Returns:
@@ -148,10 +183,11 @@ def window_logits(
     device = images[0].device
     classes = model.config.num_classes
 
-    def cells(w: Window) -> int:
-        return grid_length(w.height, p, stride) * grid_length(w.width, p, stride) * classes
+    def cost(w: Window) -> int:
+        tokens = grid_length(w.height, p, stride) * grid_length(w.width, p, stride)
+        return window_bytes(tokens, classes)
 
-    for batch in _batches(windows, batch_size, cells):
+    for batch in _batches(windows, batch_size, memory_budget(device), cost):
         crops = torch.cat(
             [
                 images[w.image][..., w.top : w.top + w.height, w.left : w.left + w.width]

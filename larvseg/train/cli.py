@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from ..cli.exit import USAGE_ERROR, run_command
 from ..cli.options import add_device_argument, add_predict_options, predict_options
 from ..config import DATA_ROOT_ENV
+from .packaged import ListConfigs
 
 if TYPE_CHECKING:
     from .config import TrainConfig
@@ -29,8 +30,9 @@ COMMANDS = ("fit", "eval", "diagnose")
 
 EPILOG = """\
 examples:
-  larvseg-train fit --config configs/larvseg_c171_wa150.yaml --data-root /datasets
-  LARVSEG_DATA=/datasets larvseg-train fit --config configs/larvseg_c171_wa150.yaml
+  larvseg-train --list-configs                     # the packaged configurations
+  larvseg-train fit --config larvseg_c171_wa150 --data-root /datasets
+  LARVSEG_DATA=/datasets larvseg-train fit --config larvseg_c171_wa150
   larvseg-train fit --config run.yaml --set optim.lr=0.01 --set data.sources.0.batch_size=4
   larvseg-train fit --config run.yaml --resume      # continue OUTPUT_DIR's latest checkpoint
   torchrun --nproc_per_node 8 -m larvseg.train.cli fit --config run.yaml
@@ -47,7 +49,11 @@ def _config_options() -> argparse.ArgumentParser:
     """The options every subcommand reads its configuration with."""
     parser = argparse.ArgumentParser(add_help=False)
     group = parser.add_argument_group("configuration")
-    group.add_argument("--config", type=Path, help="YAML configuration file (see docs/training.md)")
+    group.add_argument(
+        "--config",
+        help="YAML configuration file, or a packaged configuration's name (--list-configs; "
+        "see docs/training.md)",
+    )
     group.add_argument(
         "--set",
         dest="overrides",
@@ -77,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Run `larvseg-train COMMAND --help` for the options of a command.",
         epilog=EPILOG + keys,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--list-configs", action=ListConfigs, help="print the packaged configurations and exit"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     config = [_config_options()]
@@ -112,10 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--base-classes",
-        metavar="FILE|benchmark:NAME",
-        help="the base classes (a file of wnids, one per line, or benchmark:NAME for a "
-        "benchmark's classes); default: config data.base_classes, else inferred from the "
-        "training segmentation sources' class lists",
+        metavar="FILE|benchmark:NAME|paper",
+        help="the base classes (a file of wnids, one per line, benchmark:NAME for a "
+        "benchmark's classes, or paper / paper:NAME for the paper's split); default: config "
+        "data.base_classes, else inferred from the training segmentation sources' class lists",
     )
     evaluate.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT")
     evaluate.add_argument(
@@ -153,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
 def old_form(argv: list[str]) -> tuple[list[str], str | None]:
     """`argv` in the subcommand form, and a deprecation note when it used the old flags
     (`--config X` alone: fit; `--eval-only`: eval; `--diagnose-attention SOURCE`: diagnose)."""
-    if not argv or argv[0] in COMMANDS or argv[0] in ("-h", "--help"):
+    if not argv or argv[0] in COMMANDS or argv[0] in ("-h", "--help", "--list-configs"):
         return argv, None
     rest = [a for a in argv if a != "--eval-only"]
     if len(rest) < len(argv):

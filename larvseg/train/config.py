@@ -136,8 +136,13 @@ class DataSection:
             it. None = `$LARVSEG_DATA` where set, else the current directory
             (`larvseg.train.schema.with_data_root` applies it).
         base_classes: the base classes evaluation reports apart from novel ones (a list
-            of wnids, a file of them or `benchmark:NAME`); None = every class listed by
-            a training segmentation source (the output says it was inferred).
+            of wnids, a file of them, `benchmark:NAME`, or the paper's split: `paper:NAME`,
+            or `paper` when every evaluation source is `classes: benchmark:NAME` of one
+            ADE benchmark); None = every class listed by a training segmentation source
+            (the output says it was inferred).
+        allow_uncovered: evaluation (during training and `larvseg-train eval`) scores classes
+            that cover no model category (never predicted, IoU 0 where they occur)
+            instead of stopping with an error.
         index_dir: where source listings are cached (null = list every start).
         validate: check every sample before training ("eager", once per listing), only
             as it is read ("lazy"), or eager for sources of at most 50,000 samples
@@ -151,6 +156,7 @@ class DataSection:
     num_workers: int = 0
     root: str | None = None
     base_classes: list[str | None] | str | None = None
+    allow_uncovered: bool = False
     # Start-up at scale (docs/training-data.md, "Listing, index and checks"):
     index_dir: str | None = "~/.cache/larvseg/index"
     validate: Literal["auto", "eager", "lazy"] = "auto"

@@ -17,9 +17,10 @@ from typing import Any
 import yaml
 
 from ..config import DATA_ROOT_ENV
-from ..vocab.benchmarks import BENCHMARK_PREFIX
+from ..vocab.benchmarks import BENCHMARK_PREFIX, PAPER_PREFIX
 from .config import DATA_PATH_KEYS, DataSourceConfig, TrainConfig
 from .errors import TrainConfigError
+from .packaged import resolve_config
 
 
 def load_config(
@@ -28,9 +29,10 @@ def load_config(
     data_root: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> TrainConfig:
-    """Read a YAML file (None = all defaults), apply `key.path=value` overrides and the
-    data root (`data_root`, e.g. `--data-root`, else `with_data_root`'s rule)."""
-    data = read_yaml(path) if path is not None else {}
+    """Read a YAML file or packaged configuration (`resolve_config`; None = all
+    defaults), apply `key.path=value` overrides and the data root (`data_root`, e.g.
+    `--data-root`, else `with_data_root`'s rule)."""
+    data = read_yaml(resolve_config(path)) if path is not None else {}
     for override in overrides:
         apply_override(data, override)
     if data_root is not None:
@@ -47,8 +49,9 @@ def with_data_root(config: TrainConfig, environ: Mapping[str, str]) -> TrainConf
 
     The paths are each source's (and eval source's) `images`, `annotations`,
     `labels_file` and `classes` file, and a `data.base_classes` file; shipped maps
-    (`benchmark:NAME`) are no paths. They become absolute and `data.root` records the
-    root, so applying it again changes nothing.
+    (`benchmark:NAME`) and the paper's split (`paper`, `paper:NAME`) are no paths. They
+    become absolute and `data.root` records the root, so applying it again changes
+    nothing.
     """
     root = config.data.root or environ.get(DATA_ROOT_ENV)
     if not root:
@@ -56,7 +59,11 @@ def with_data_root(config: TrainConfig, environ: Mapping[str, str]) -> TrainConf
     base = Path(root).expanduser().absolute()
 
     def under_root(value: Any) -> Any:
-        is_path = isinstance(value, str) and value and not value.startswith(BENCHMARK_PREFIX)
+        is_path = (
+            isinstance(value, str)
+            and value not in ("", "paper")
+            and not value.startswith((BENCHMARK_PREFIX, PAPER_PREFIX))
+        )
         return str(base / value) if is_path and not Path(value).is_absolute() else value
 
     for source in [*config.data.sources, *config.data.eval_sources]:

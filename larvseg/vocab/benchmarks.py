@@ -20,6 +20,12 @@ the TSV header comments say where the class lists come from. Columns:
   JSON object's `name_ndx`). ADE-150: the full-ADE20K classes merged into it.
   COCO-Stuff: the COCO-Stuff label id (1-182; a `stuffthingmaps` PNG holds id - 1).
 
+The paper's own class sets (its ImageNet subsets I124 and I585, and its base/novel
+split of ADE-150 and ADE-847) were made in the original authors' repository by hand and
+by string comparison; they differ from what these maps give, and ship beside them in
+`data/benchmarks/paper/` (`paper_subset`, `paper_novel`; each file's header names the
+repository, file and commit they were copied from).
+
 Nothing here needs nltk or torch; `imagenet21k_classes` imports timm (and so torch)
 the first time it is called without an explicit class list.
 """
@@ -48,6 +54,10 @@ COLUMNS: tuple[str, ...] = (
 NOVEL_BASE = "coco-stuff-171"
 BENCHMARK_PREFIX = "benchmark:"
 """A class list written `benchmark:ade-150` names `label_map_wnids("ade-150")`."""
+PAPER_PREFIX = "paper:"
+"""Base classes `paper:ade-150`: the classes the paper counts base (`paper_base_wnids`)."""
+PAPER_SUBSETS = {"ade-150": "i124", "ade-847": "i585"}
+"""The paper's ImageNet-21K subset of each ADE benchmark."""
 STORED_VALUES = {"coco-stuff-171": 256, "ade-150": 256, "ade-847": 25 * 256 + 255 + 1}
 """How many values a downloaded label map can hold: 8-bit PNGs, and the full-ADE20K
 `_seg.png` decoded as `R // 10 * 256 + G` (R <= 255, so at most 6655)."""
@@ -78,9 +88,37 @@ class BenchmarkClass:
     source_ids: tuple[int, ...] = ()
 
 
+@dataclass(frozen=True)
+class PaperClass:
+    """A class of the paper's ImageNet-21K subset (I124, I585) and the images it used.
+
+    Attributes:
+        value: the class's label value in the benchmark.
+        name: the benchmark's class name (as `classes(name)[value].name`).
+        wnid: the ImageNet-21K class whose images the paper trained this class on; it
+            may differ from larvseg's map (`classes(name)[value].wnid`).
+        synset: nltk's name of that wnid, e.g. "wall.n.07".
+        paper_name: the authors' name for the class.
+    """
+
+    value: int
+    name: str
+    wnid: str
+    synset: str
+    paper_name: str
+
+
 def _check_name(name: str) -> None:
     if name not in BENCHMARKS:
         raise VocabularyError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+
+
+def _check_paper(name: str) -> None:
+    _check_name(name)
+    if name not in PAPER_SUBSETS:
+        raise VocabularyError(
+            f"the paper has no class sets of {name!r}; it has {', '.join(PAPER_SUBSETS)}"
+        )
 
 
 def parse_table(text: str) -> tuple[BenchmarkClass, ...]:
@@ -109,10 +147,65 @@ def parse_table(text: str) -> tuple[BenchmarkClass, ...]:
     return tuple(rows)
 
 
+def _data_rows(path: str, columns: tuple[str, ...]) -> list[list[str]]:
+    """The rows of a packaged TSV under vocab/data/benchmarks/ ('#' lines are comments)."""
+    text = resources.files("larvseg").joinpath(f"vocab/data/benchmarks/{path}").read_text("utf-8")
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    if not lines or tuple(lines[0].split("\t")) != columns:
+        raise ValueError(f"{path}: header is not {columns}")
+    return [line.split("\t") for line in lines[1:]]
+
+
 @cache
 def _classes(name: str) -> tuple[BenchmarkClass, ...]:
     resource = resources.files("larvseg").joinpath(f"vocab/data/benchmarks/{name}.tsv")
     return parse_table(resource.read_text(encoding="utf-8"))
+
+
+@cache
+def _paper_subset(name: str) -> tuple[PaperClass, ...]:
+    rows = _data_rows(f"paper/{PAPER_SUBSETS[name]}.tsv", tuple(PaperClass.__annotations__))
+    return tuple(PaperClass(int(v), n, w, s, p) for v, n, w, s, p in rows)
+
+
+@cache
+def _paper_novel_values(name: str) -> tuple[int, ...]:
+    rows = _data_rows(f"paper/novel-{name}.tsv", ("value", "name", "paper_name"))
+    return tuple(int(row[0]) for row in rows)
+
+
+def paper_subset(name: str) -> list[PaperClass]:
+    """The paper's ImageNet-21K subset of benchmark `name`, in label order.
+
+    "ade-150": I124, 124 classes, each with the wnid of the images the paper trained it
+    on; "ade-847": I585, 585 wnids, each trained as one class. Copied from the original
+    authors' repository (the file header names it); many wnids are not larvseg's synset
+    for the class (`PaperClass.wnid` vs `classes(name)[value].wnid`).
+    """
+    _check_paper(name)
+    return list(_paper_subset(name))
+
+
+def paper_novel(name: str) -> list[BenchmarkClass]:
+    """The classes of benchmark `name` the paper counts novel, in label order.
+
+    87 of ADE-150, 755 of ADE-847: the paper split by comparing class names with
+    (renamed) COCO-Stuff names, not synsets; every other class is base.
+    `novel_classes(name)` is larvseg's split by wnid (87 and 720).
+    """
+    _check_paper(name)
+    table = _classes(name)
+    return [table[value] for value in _paper_novel_values(name)]
+
+
+def paper_base_wnids(name: str) -> frozenset[str]:
+    """The wnids (larvseg's map) of the classes of `name` the paper counts base.
+
+    Evaluation scores classes sharing a synset as one class; such a class is base when
+    one of its members is (the synset had masks in training).
+    """
+    novel = {c.value for c in paper_novel(name)}
+    return frozenset(c.wnid for c in _classes(name) if c.value not in novel)
 
 
 def classes(name: str) -> list[BenchmarkClass]:

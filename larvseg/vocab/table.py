@@ -2,7 +2,10 @@
 
 `data/wordnet_nouns.tsv.gz` holds every wnid of timm's ImageNet class lists and all of
 their WordNet 3.0 ancestors, so that nothing at run time needs the WordNet corpus.
-`scripts/build_vocabulary_table.py` regenerates it from nltk. One row per synset, tab
+`data/wordnet_other_nouns.tsv.gz` holds every other WordNet 3.0 noun synset (the same
+columns, no class lists), for search and resolution beyond the model's classes;
+`data/wordnet_noun_exceptions.tsv.gz` WordNet's irregular noun forms ("mice<TAB>mouse").
+`scripts/build_vocabulary_table.py` regenerates both from nltk. One row per synset, tab
 separated, with a header row naming the columns:
 
 - `wnid`: "n" + the 8-digit WordNet 3.0 offset ("n02084071")
@@ -31,6 +34,8 @@ from typing import Any
 import numpy as np
 
 TABLE_RESOURCE = "vocab/data/wordnet_nouns.tsv.gz"
+OTHER_NOUNS_RESOURCE = "vocab/data/wordnet_other_nouns.tsv.gz"
+NOUN_EXCEPTIONS_RESOURCE = "vocab/data/wordnet_noun_exceptions.tsv.gz"
 COLUMNS = ("wnid", "name", "lemmas", "senses", "parents", "gloss")
 LIST_NAMES = ("imagenet21k_goog", "imagenet22k", "imagenet12k", "imagenet1k")
 WNID = re.compile(r"n\d{8}")
@@ -149,6 +154,27 @@ def synsets_with_ancestors(
     return found, missing
 
 
+def _resource_lines(name: str) -> list[str]:
+    """The lines of a gzipped package resource."""
+    data = resources.files("larvseg").joinpath(name).read_bytes()
+    return gzip.decompress(data).decode("utf-8").splitlines()
+
+
+@cache
+def noun_exceptions() -> dict[str, tuple[str, ...]]:
+    """WordNet 3.0's irregular noun forms (noun.exc): {"mice": ("mouse",), ...}."""
+    lines = _resource_lines(NOUN_EXCEPTIONS_RESOURCE)[1:]  # after the header
+    return {form: tuple(bases.split()) for form, bases in (x.split("\t") for x in lines)}
+
+
+@cache
+def other_noun_lemmas() -> frozenset[str]:
+    """The lemma keys of `WordNetTable.other_nouns()`, read without building that table:
+    a quick test of whether a word or a synset name can be found there at all."""
+    lemmas = (line.split("\t", 3)[2] for line in _resource_lines(OTHER_NOUNS_RESOURCE)[1:])
+    return frozenset(" ".join(lemmas).lower().split())
+
+
 @cache
 def nltk_wordnet() -> Any | None:
     """nltk's WordNet corpus reader if nltk and WordNet 3.0 are installed, else None."""
@@ -198,8 +224,17 @@ class WordNetTable:
     @cache
     def packaged(cls) -> WordNetTable:
         """The table shipped inside the package (read once, then cached)."""
-        data = resources.files("larvseg").joinpath(TABLE_RESOURCE).read_bytes()
-        return cls.read(gzip.decompress(data).decode("utf-8").splitlines())
+        return cls._read_resource(TABLE_RESOURCE)
+
+    @classmethod
+    @cache
+    def other_nouns(cls) -> WordNetTable:
+        """Every WordNet 3.0 noun synset outside `packaged()` (read once, on first use)."""
+        return cls._read_resource(OTHER_NOUNS_RESOURCE)
+
+    @classmethod
+    def _read_resource(cls, name: str) -> WordNetTable:
+        return cls.read(_resource_lines(name))
 
     @classmethod
     def read(cls, lines: Sequence[str]) -> WordNetTable:
@@ -241,10 +276,18 @@ class WordNetTable:
     def _lemmas(self) -> dict[str, list[tuple[int, int]]]:
         """Lemma key -> (sense number, row) pairs, first sense first."""
         by_lemma: dict[str, list[tuple[int, int]]] = {}
-        for r, c in enumerate(self.records):
-            for lemma, number in zip(c.lemmas, self.senses(r), strict=True):
-                by_lemma.setdefault(lemma_key(lemma), []).append((number, r))
-        return {key: sorted(pairs) for key, pairs in by_lemma.items()}
+        for r, (c, senses) in enumerate(zip(self.records, self._senses, strict=True)):
+            # lemmas hold no whitespace (they are read split on it): lower() is lemma_key
+            for lemma, number in zip(c.lemmas, senses.split(), strict=True):
+                pairs = by_lemma.get(lemma.lower())
+                if pairs is None:
+                    by_lemma[lemma.lower()] = [(int(number), r)]
+                else:
+                    pairs.append((int(number), r))
+        for pairs in by_lemma.values():
+            if len(pairs) > 1:
+                pairs.sort()
+        return by_lemma
 
     def lemma_keys(self) -> Iterable[str]:
         """Every lemma of the table, as `lemma_key` normalises it."""
@@ -253,6 +296,10 @@ class WordNetTable:
     def rows_of_lemma(self, word: str) -> list[int]:
         """Rows having `word` as a lemma, in WordNet sense order (first sense first)."""
         return [r for _, r in self._lemmas.get(lemma_key(word), [])]
+
+    def numbered_rows_of_lemma(self, word: str) -> list[tuple[int, int]]:
+        """(sense number, row) of the rows having `word` as a lemma, first sense first."""
+        return list(self._lemmas.get(lemma_key(word), []))
 
     def row_of_name(self, name: str) -> int | None:
         """Row of a synset name: nltk's own ("dog.n.01") or any lemma's ("hound.n.01")."""

@@ -2,8 +2,8 @@
 
 A requested synset stands for every model category that is the synset or one of its
 hyponyms, transitively over every hypernym path, instance hyponyms included. Everything
-works from the table shipped with the package; nltk's WordNet 3.0, where installed,
-only resolves synsets outside the table.
+works from the tables shipped with the package: the ImageNet classes with their
+ancestors, and every other WordNet 3.0 noun (read on first use); nltk is not needed.
 """
 
 from __future__ import annotations
@@ -21,23 +21,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import VocabularyError
-from .table import (
-    WNID,
-    Category,
-    WordNetTable,
-    lemma_key,
-    nltk_wordnet,
-    noun_synset,
-    sense_numbers,
-    synset_record,
-    synset_wnid,
-    synsets_with_ancestors,
-)
+from .table import WNID, Category, WordNetTable, lemma_key, noun_exceptions, other_noun_lemmas
 
 # sense numbers start at 1 (nltk reads "dog.n.0" as the last sense)
 SYNSET_NAME = re.compile(r"(?P<lemma>.+)\.(?P<pos>[nvasr])\.(?P<number>0*[1-9]\d*)", re.IGNORECASE)
 POS_NAMES = {"n": "noun", "v": "verb", "a": "adjective", "s": "adjective", "r": "adverb"}
-# nltk's morphological rules for nouns ("dogs" -> "dog"), applied once, in this order.
+# nltk's morphological rules for nouns ("dogs" -> "dog"), applied once, in this order,
+# after WordNet's irregular forms (noun.exc)
 NOUN_SUFFIXES = (
     ("s", ""),
     ("ses", "s"),
@@ -48,10 +38,6 @@ NOUN_SUFFIXES = (
     ("shes", "sh"),
     ("men", "man"),
     ("ies", "y"),
-)
-NLTK_HINT = (
-    " (larvseg's table holds the ImageNet classes and their ancestors; with WordNet 3.0"
-    " installed for nltk, see docs/vocabulary.md, other synsets resolve too)"
 )
 
 
@@ -112,7 +98,7 @@ class Vocabulary:
             raise VocabularyError(f"wnids listed more than once: {listing(repeated)}")
         table = WordNetTable.packaged()
         unknown = [w for w in wnids if w not in table.rows]
-        self._table = _with_nltk_synsets(table, unknown) if unknown else table
+        self._table = _with_other_nouns(table, unknown) if unknown else table
         self._rows = np.array([self._table.rows[w] for w in wnids], dtype=np.int64)
         self.categories: list[Category] = [self._table.records[r] for r in self._rows]
         self._index = {w: i for i, w in enumerate(wnids)}
@@ -208,21 +194,19 @@ class Vocabulary:
         (in WordNet order), then lemmas containing it as a word, as a part, then glosses;
         within each, those covering more model categories first.
 
-        The packaged table is searched in full. With `wordnet` and nltk's WordNet 3.0
-        installed, the word's senses and the synsets with a lemma containing it are
-        also looked up in all of WordNet (glosses: the table's only); synsets outside
-        the table cover no model category. Hits covering none carry their `nearest`
-        covering hypernym.
+        The packaged table is searched in full. With `wordnet`, the word's senses and
+        the synsets with a lemma containing it are also looked up among the other
+        WordNet nouns (glosses: the table's only); synsets outside the table cover no
+        model category. Hits covering none carry their `nearest` covering hypernym.
         """
         key = lemma_key(text)
         if not key:
             raise VocabularyError("empty search: give a word, e.g. 'dog'")
         if limit < 1:
             raise VocabularyError(f"search limit must be at least 1, got {limit}")
-        corpus = nltk_wordnet() if wordnet else None
         words = key.replace("_", " ")
         phrase = re.compile(rf"\b{re.escape(words)}\b")
-        senses = self._senses_of(key, corpus)
+        senses = self._senses_of(key, wordnet)
         rows = self._table.rows
         sense_of_row = {rows[w]: n for w, n in senses.items() if w in rows}
         ranked: list[tuple[int, int, int, str, Category]] = []
@@ -232,8 +216,8 @@ class Vocabulary:
                 record = self._table.records[row]
                 covered = -int(self._covered[row])
                 ranked.append((tier, sense_of_row.get(row, 0), covered, record.name, record))
-        if corpus is not None:
-            ranked += _wordnet_matches(corpus, rows, words, phrase, senses, ranked, limit)
+        if wordnet:
+            ranked += _other_matches(rows, words, phrase, senses, ranked, limit)
         ranked.sort()
         return [self._hit(category) for *_, category in ranked[:limit]]
 
@@ -262,18 +246,29 @@ class Vocabulary:
         row = self._table.rows.get(category.wnid)
         return 0 if row is None else int(self._covered[row])
 
-    def _senses_of(self, key: str, corpus: Any | None) -> dict[str, int]:
-        """wnid -> rank of the word's noun senses: WordNet's list where nltk has the word,
-        else the table's."""
-        if corpus is not None:
-            synsets = corpus.synsets(key, pos="n")
-            if synsets:
-                return {synset_wnid(s): n for n, s in enumerate(synsets)}
-        return {self._table.records[r].wnid: n for n, r in enumerate(self._rows_of_word(key))}
+    def _senses_of(self, key: str, wordnet: bool) -> dict[str, int]:
+        """wnid -> rank of the word's noun senses: all of WordNet's (`wordnet`), else the
+        table's."""
+        for form in _noun_forms(key):
+            tables = [self._table]
+            if wordnet and form in other_noun_lemmas():
+                tables.append(WordNetTable.other_nouns())
+            numbered = sorted(
+                (number, table.records[r].wnid)
+                for table in tables
+                for number, r in table.numbered_rows_of_lemma(form)
+            )
+            if numbered:
+                return {wnid: n for n, (_, wnid) in enumerate(numbered)}
+        return {}
 
     def _record(self, wnid: str) -> Category | None:
         row = self._table.rows.get(wnid)
         return None if row is None else self._table.records[row]
+
+    def _other(self, row: int | None) -> Category | None:
+        """The record of a row of the other nouns' table, or None."""
+        return None if row is None else WordNetTable.other_nouns().records[row]
 
     def _resolve_text(self, text: str) -> Category:
         if WNID.fullmatch(text):
@@ -284,14 +279,10 @@ class Vocabulary:
         return self._resolve_word(text)
 
     def _resolve_wnid(self, wnid: str) -> Category:
-        found = self._record(wnid)
-        if found is not None:
-            return found
-        wordnet = nltk_wordnet()
-        synset = noun_synset(wordnet, wnid) if wordnet else None
-        if synset is None:
-            raise VocabularyError(f"unknown wnid {wnid}: no WordNet 3.0 noun synset" + _hint())
-        return synset_record(synset)
+        found = self._record(wnid) or self._other(WordNetTable.other_nouns().rows.get(wnid))
+        if found is None:
+            raise VocabularyError(f"unknown wnid {wnid}: no WordNet 3.0 noun synset")
+        return found
 
     def _resolve_name(self, name: str, lemma: str, pos: str) -> Category:
         if pos != "n":
@@ -302,32 +293,29 @@ class Vocabulary:
         row = self._table.row_of_name(name)
         if row is not None:
             return self._table.records[row]
-        wordnet = nltk_wordnet()
-        if wordnet is not None:
-            from nltk.corpus.reader.wordnet import WordNetError
-
-            try:
-                return self._resolve_synset(wordnet.synset(name))
-            except WordNetError:
-                pass
+        if lemma_key(lemma) in other_noun_lemmas():
+            found = self._other(WordNetTable.other_nouns().row_of_name(name))
+            if found is not None:
+                return found
         senses = [self._table.records[r].name for r in self._rows_of_word(lemma)]
         if senses:
             suggestion = f"; '{lemma}' has these senses: {listing(senses)}"
         else:
             suggestion = _did_you_mean(name, (c.name for c in self._table.records))
-        raise VocabularyError(f"unknown synset {name}{suggestion}" + _hint())
+        raise VocabularyError(f"unknown synset {name}{suggestion}")
 
     def _resolve_word(self, word: str) -> Category:
         rows = self._rows_of_word(word)
         if rows:
             senses = [self._table.records[r] for r in rows]
+        elif set(_noun_forms(lemma_key(word))) & other_noun_lemmas():
+            wordnet = WordNetTable.other_nouns()
+            senses = [wordnet.records[r] for r in _rows_of_word(wordnet, word)]
         else:
-            wordnet = nltk_wordnet()
-            synsets = wordnet.synsets(lemma_key(word), pos="n") if wordnet else []
-            senses = [self._record(s.wnid) or s for s in map(synset_record, synsets)]
+            senses = []
         if not senses:
             suggestion = _did_you_mean(lemma_key(word), self._table.lemma_keys())
-            raise VocabularyError(f"unknown word '{word}': no WordNet noun{suggestion}" + _hint())
+            raise VocabularyError(f"unknown word '{word}': no WordNet noun{suggestion}")
         if len(senses) > 1:
             gloss = textwrap.shorten(senses[0].gloss, 60)
             others = listing([c.name for c in senses[1:]])
@@ -344,13 +332,11 @@ class Vocabulary:
             raise VocabularyError(
                 f"{synset.name()} is not a noun synset; the model's categories are nouns"
             )
-        return self._record(f"n{synset.offset():08d}") or synset_record(synset)
+        return self._resolve_wnid(f"n{synset.offset():08d}")
 
     def _rows_of_word(self, word: str) -> list[int]:
         """Table rows having the word (else its singular) as a lemma, in sense order."""
-        key = lemma_key(word)
-        forms = [key] + [key[: -len(old)] + new for old, new in NOUN_SUFFIXES if key.endswith(old)]
-        return next((rows for rows in map(self._table.rows_of_lemma, forms) if rows), [])
+        return _rows_of_word(self._table, word)
 
     def _covers_none(self, categories: Iterable[Category]) -> str:
         names = listing([str(c) for c in categories])
@@ -402,8 +388,20 @@ def _match_tier(
     return None
 
 
-def _wordnet_matches(
-    corpus: Any,
+def _noun_forms(key: str) -> list[str]:
+    """A lemma key, its irregular singulars (WordNet's noun.exc: "mice" -> "mouse") and
+    its singulars by nltk's noun rules ("dogs" -> "dog"), in that order."""
+    rules = [key[: -len(old)] + new for old, new in NOUN_SUFFIXES if key.endswith(old)]
+    return [key, *noun_exceptions().get(key, ()), *rules]
+
+
+def _rows_of_word(table: WordNetTable, word: str) -> list[int]:
+    """Rows of `table` having the word (else its singular) as a lemma, in sense order."""
+    forms = _noun_forms(lemma_key(word))
+    return next((rows for rows in map(table.rows_of_lemma, forms) if rows), [])
+
+
+def _other_matches(
     table_rows: Container[str],
     words: str,
     phrase: re.Pattern[str],
@@ -411,13 +409,13 @@ def _wordnet_matches(
     table_ranked: list[tuple[int, int, int, str, Category]],
     limit: int,
 ) -> list[tuple[int, int, int, str, Category]]:
-    """Ranked search entries of WordNet synsets outside the table (they cover nothing).
+    """Ranked search entries of WordNet nouns outside the table (they cover nothing).
 
     Tier 0: the word's senses; tiers 1 and 2: synsets having a lemma that contains the
     words (as a word / as a part). A tier is looked up only while fewer than `limit`
     hits rank before its first synset outside the table (all hits of better tiers and
     the table's hits of that tier covering something), which keeps broad searches
-    ("a") from reading thousands of synsets.
+    ("a") from ranking thousands of synsets.
     """
     found: dict[str, Category] = {}
 
@@ -430,34 +428,45 @@ def _wordnet_matches(
                 ranked.append((tier, senses.get(wnid, 0), 0, record.name, record))
         return ranked
 
-    def add(synsets: Iterable[Any]) -> None:
-        for synset in synsets:
-            wnid = synset_wnid(synset)
-            if wnid not in table_rows and wnid not in found:
-                found[wnid] = synset_record(synset)
+    def add(wnids: Iterable[str] = (), keys: Iterable[str] = ()) -> None:
+        """Add the synsets `wnids` and those having a lemma of `keys` (the other nouns'
+        table is read only here, for the first synset there is to add)."""
+        others = WordNetTable.other_nouns()
+        rows = [others.rows[w] for w in wnids if w in others.rows]
+        for row in rows + [r for key in keys for r in others.rows_of_lemma(key)]:
+            found.setdefault(others.records[row].wnid, others.records[row])
 
-    add(noun_synset(corpus, wnid) for wnid in senses if wnid not in table_rows)
-    spelled = ((n, n.replace("_", " ")) for n in corpus.all_lemma_names(pos="n"))
-    containing = [(name, text) for name, text in spelled if words in text]
+    if any(w not in table_rows for w in senses):
+        add(wnids=senses)
+    spelled = ((key, key.replace("_", " ")) for key in other_noun_lemmas())
+    containing = [(key, text) for key, text in spelled if words in text]
     for tier in (1, 2):
         ahead = sum(t < tier or (t == tier and c < 0) for t, _, c, *_ in table_ranked)
         if ahead + sum(t < tier for t, *_ in entries()) >= limit:
             break
-        names = [n for n, text in containing if (phrase.search(text) is None) == (tier == 2)]
-        add(lemma.synset() for name in names for lemma in corpus.lemmas(name, pos="n"))
+        keys = [k for k, text in containing if (phrase.search(text) is None) == (tier == 2)]
+        if keys:
+            add(keys=keys)
     return entries()
 
 
-def _with_nltk_synsets(table: WordNetTable, wnids: list[str]) -> WordNetTable:
-    """The table plus the synsets of `wnids` and their ancestors, from nltk's WordNet."""
-    wordnet = nltk_wordnet()
-    if wordnet is None:
-        raise VocabularyError(f"unknown wnids: {listing(wnids)}" + _hint())
-    synsets, missing = synsets_with_ancestors(wordnet, wnids, table.rows)
+def _with_other_nouns(table: WordNetTable, wnids: list[str]) -> WordNetTable:
+    """The table plus the synsets of `wnids` and their ancestors, from the other nouns."""
+    others = WordNetTable.other_nouns()
+    missing = sorted(w for w in wnids if w not in others.rows)
     if missing:
-        raise VocabularyError(f"not WordNet 3.0 noun synsets: {listing(sorted(missing))}")
-    senses = [" ".join(map(str, sense_numbers(wordnet, s))) for s in synsets.values()]
-    return table.extended([synset_record(s) for s in synsets.values()], senses)
+        raise VocabularyError(f"not WordNet 3.0 noun synsets: {listing(missing)}")
+    rows: dict[str, int] = {}
+    todo = list(wnids)
+    while todo:
+        wnid = todo.pop()
+        if wnid in rows or wnid in table.rows:
+            continue
+        rows[wnid] = others.rows[wnid]
+        todo.extend(others.records[rows[wnid]].parents)
+    ordered = sorted(rows.values())
+    senses = [" ".join(map(str, others.senses(r))) for r in ordered]
+    return table.extended([others.records[r] for r in ordered], senses)
 
 
 def _as_list(items: Any) -> list[Any]:
@@ -465,10 +474,6 @@ def _as_list(items: Any) -> list[Any]:
     if isinstance(items, (str, Category)) or callable(getattr(items, "offset", None)):
         return [items]
     return list(items)
-
-
-def _hint() -> str:
-    return "" if nltk_wordnet() else NLTK_HINT
 
 
 def _did_you_mean(text: str, candidates: Iterable[str]) -> str:

@@ -58,7 +58,7 @@ def test_ade150_with_the_paper_split(
     assert result["images"] == 2 and len(result["uncovered"]) == 147
     assert "coco-stuff-171 classes (by wnid" in result["split"]
     assert np.array(result["confusion"]).sum() == 16 * 16 * (animal + wall)
-    assert printed.startswith(f"evaluation of ade-150: mIoU {100 * share / 2:.2f} | base 0.00")
+    assert printed.startswith(f"evaluation of ade-150: mIoU {100 * share / 2:.2f}% | base 0.00%")
     assert "2 images in" in printed and "images/s" in printed and f"wrote {out}" in printed
 
 
@@ -105,3 +105,37 @@ def test_base_classes_option_and_data_root_env(
     assert [w for w, row in rows.items() if row["base"]] == [DOG]
     assert rows[DOG]["iou"] == pytest.approx(2 / 3)  # 2 dog blocks, 1 person block
     assert (result["miou_base"], result["miou_novel"]) == (pytest.approx(2 / 3), 0.0)
+
+
+def test_the_papers_base_classes(
+    dog_model: str,
+    benchmark_tree: Callable[..., Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Sofa is base for larvseg (COCO-Stuff's couch is sofa.n.01) but novel for the paper
+    (no COCO name is "sofa"); wall is base for both, animal novel for both."""
+    sofa, animal, wall = 23, 126, 0
+    maps = [blocks([[sofa + 1, animal + 1], [wall + 1, 0]])]
+    root = benchmark_tree(tmp_path / "data", "ade-150", maps)
+    argv = ["eval", "--dataset", "ade-150", "--root", str(root), "--model", dog_model]
+    argv += ["--allow-uncovered", "--size", "64"]
+    flags = {}
+    for split in ("default", "paper", "paper:ade-150"):
+        out = tmp_path / f"{split}.json"
+        extra = [] if split == "default" else ["--base-classes", split]
+        assert main([*argv, *extra, "--json", str(out)]) == 0
+        result = json.loads(out.read_text())["ade-150"]
+        rows = {row["wnid"]: row["base"] for row in result["per_class"]}
+        flags[split] = [rows[classes("ade-150")[v].wnid] for v in (sofa, animal, wall)]
+        if split != "default":
+            assert "the ade-150 classes the paper counts base" in result["split"]
+            assert sum(rows.values()) == 63
+    assert flags == {
+        "default": [True, False, True],
+        "paper": [False, False, True],
+        "paper:ade-150": [False, False, True],
+    }
+    capsys.readouterr()
+    assert main([*argv, "--base-classes", "paper:coco-stuff-171"]) == 2
+    assert "the paper has no class sets of 'coco-stuff-171'" in capsys.readouterr().err

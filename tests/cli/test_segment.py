@@ -39,3 +39,14 @@ def test_two_ranks_write_each_output_exactly_once(
     assert summary["files"] == summary["segmented"] == 5 and summary["failed"] == []
     written = sorted(p.name.removesuffix("_labels.png") for p in out.glob("*_labels.png"))
     assert written == sorted(p.stem for p in real_images[:5])
+
+
+def test_a_mistyped_synset_fails_before_the_model_loads(
+    sample_photo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The vocabulary is checked first: with a missing model folder, the synset is named."""
+    args = ["segment", str(sample_photo), "--model", str(tmp_path / "no-model")]
+    assert main([*args, "--vocab", "dog.n.01", "dgo.n.01", "-o", str(tmp_path)]) == 2
+    assert "unknown synset dgo.n.01; did you mean dingo.n.01" in capsys.readouterr().err
+    assert main([*args, "--vocab", "dog.n.01", "-o", str(tmp_path)]) == 2
+    assert "no-model' does not exist" in capsys.readouterr().err

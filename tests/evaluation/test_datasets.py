@@ -64,7 +64,7 @@ def test_coco_stuff_ids_minus_one_unused_and_255_ignored_shared_synsets_merged(
 def test_ade847_real_full_ade20k_scenes(ade847_tree: Path, shared_data: Path) -> None:
     """Decoded `_seg.png` classes of the 847 map to their class; all else is ignored."""
     data = benchmark_dataset("ade-847", ade847_tree)
-    assert len(data) == 3 and len(data.classes) == 748
+    assert len(data) == 3 and len(data.classes) == 747
     assert data.classes == list(dict.fromkeys(wnids("ade-847")))  # label order, not stored
     ade847 = {c.source_ids[0]: data.classes.index(c.wnid) for c in classes("ade-847")}
     labelled = 0

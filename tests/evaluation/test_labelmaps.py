@@ -31,7 +31,7 @@ def test_class_lists_from_yaml_a_file_or_a_shipped_map(tmp_path: Path) -> None:
     assert class_wnids(str(tmp_path / "classes.txt"), "x") == [DOG, CAT]
     assert read_class_list("benchmark:ade-847", "x") == label_map_wnids("ade-847")
     ordered = class_wnids("benchmark:ade-847", "x")  # the label order, shared synsets once
-    assert ordered == list(dict.fromkeys(wnids("ade-847"))) and len(ordered) == 748
+    assert ordered == list(dict.fromkeys(wnids("ade-847"))) and len(ordered) == 747
     with pytest.raises(DataError, match=r"source 'a': unknown benchmark map 'benchmark:ade'"):
         read_class_list("benchmark:ade", "source 'a'")
     with pytest.raises(DataError, match=r"missing.txt not found .*benchmark:ade-150"):

@@ -14,6 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
+from larvseg.cli.main import main
 from larvseg.config import ModelConfig
 from larvseg.errors import CheckpointError, InputError, MissingExtraError
 from larvseg.export.onnx import OnnxNetwork, export_onnx, max_abs_difference
@@ -97,6 +98,43 @@ def test_the_example_runs_larvsegs_pipeline_on_the_onnx_model(
     onnx_labels = np.asarray(Image.open(tmp_path / "onnx_labels.png"))
     torch_labels = np.asarray(Image.open(tmp_path / "torch_labels.png"))
     assert (onnx_labels == torch_labels).mean() > 0.999
+
+
+def test_larvseg_segment_runs_an_exported_file(
+    model: LarvSegModel, exported: Path, sample_photo: Path, tmp_path: Path
+) -> None:
+    """`larvseg segment IMG --model exported.onnx` gives the PyTorch model's result."""
+    vocab = ["dog.n.01", "bird.n.01", "grass.n.01"]
+    argv = ["segment", str(sample_photo), "--model", str(exported), "--vocab", *vocab]
+    assert main([*argv, "-o", str(tmp_path / "onnx")]) == 0
+    reference = LarvSeg(model, device="cpu").segment(sample_photo, vocab=vocab)
+    reference.save(tmp_path / "torch" / sample_photo.stem)
+    onnx_out, torch_out = (
+        tmp_path / "onnx" / sample_photo.stem,
+        tmp_path / "torch" / sample_photo.stem,
+    )
+    onnx_json = json.loads(Path(f"{onnx_out}.json").read_text())
+    assert (
+        onnx_json["categories"] == json.loads(Path(f"{torch_out}.json").read_text())["categories"]
+    )
+    onnx_labels = np.asarray(Image.open(f"{onnx_out}_labels.png"))
+    torch_labels = np.asarray(Image.open(f"{torch_out}_labels.png"))
+    assert onnx_labels.shape == (300, 451)
+    assert (onnx_labels == torch_labels).mean() > 0.999
+    loaded = LarvSeg.from_pretrained(exported)
+    assert isinstance(loaded.model, OnnxNetwork) and loaded.device == torch.device("cpu")
+    with pytest.raises(InputError, match="runs in float32"):
+        LarvSeg.from_pretrained(exported, dtype="bf16")
+    with pytest.raises(InputError, match="has no checkpoint to save"):
+        loaded.save_pretrained(tmp_path / "ckpt")
+
+
+def test_an_onnx_file_without_the_extra_says_what_to_install(
+    exported: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(MissingExtraError, match=r'pip install "larvseg\[onnx\]"'):
+        LarvSeg.from_pretrained(exported)
 
 
 def test_errors_name_the_file(tmp_path: Path) -> None:

@@ -331,3 +331,28 @@ def test_describe_input() -> None:
     )
     assert describe_input(Image.new("RGB", (4, 3))) == "PIL image, mode RGB, size 4x3"
     assert describe_input(3) == "int object"
+
+
+# ---------------------------------------------------------------- bytes
+
+
+def test_bytes_decode_like_the_file(real: Path) -> None:
+    path = sorted(real.glob("*.JPEG"))[0]
+    np.testing.assert_array_equal(load_image(path.read_bytes()), load_image(path))
+    assert describe_input(path.read_bytes()) == f"{path.stat().st_size} bytes of an encoded image"
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"plain text, not an image", "not an image Pillow can read"),
+        (None, "the file is probably truncated or corrupt"),
+    ],
+)
+def test_bad_bytes_are_an_image_error(real: Path, data: bytes | None, reason: str) -> None:
+    if data is None:  # a truncated JPEG
+        data = sorted(real.glob("*.JPEG"))[0].read_bytes()[:500]
+    with pytest.raises(
+        ImageError, match=rf"^photo 3 \(\d+ bytes of an encoded image\): .*{reason}"
+    ):
+        load_image(data, name="photo 3")

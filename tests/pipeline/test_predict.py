@@ -16,7 +16,7 @@ from larvseg.pipeline.predict import PredictOptions
         ({"window_step": 2.5}, "window_step=2.5 must be a positive whole number"),
         ({"size": True}, "size=True must be a positive whole number"),
         ({"batch_size": 0}, "batch_size=0 must be a positive whole number"),
-        ({"batch_size": None}, "batch_size=None must be a positive whole number"),
+        ({"batch_size": 2.0}, "batch_size=2.0 must be a positive whole number"),
         ({"k": 0}, "k=0 must be a positive whole number"),
     ],
 )
@@ -29,7 +29,7 @@ def test_a_value_that_is_not_a_count_is_refused_by_name(
 
 
 def test_the_defaults_and_none_are_valid() -> None:
-    assert PredictOptions() == PredictOptions(size=None, window=None, k=8, batch_size=4)
+    assert PredictOptions() == PredictOptions(size=None, window=None, k=8, batch_size=None)
     assert PredictOptions(k=None).k is None  # exact argmax
 
 

@@ -69,7 +69,7 @@ def test_overlapping_windows_average_to_the_window_free_answer(stride: int) -> N
         torch.testing.assert_close(logits, expected)
 
 
-def test_logit_budget_splits_batches_and_rows_without_changing_the_logits(
+def test_logit_budget_splits_rows_without_changing_the_logits(
     cosine_model: LarvSegModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     images = [torch.randn(1, 3, 64, 96), torch.randn(1, 3, 80, 64)]
@@ -78,10 +78,41 @@ def test_logit_budget_splits_batches_and_rows_without_changing_the_logits(
     cosine_model.classifier.register_forward_hook(lambda m, i, out: shapes.append(out.shape))
     budget = 2 * 7 * 5  # two rows of a 64-pixel window's 7 x 7 grid of 5 classes
     monkeypatch.setattr(windows, "LOGIT_BUDGET", budget)
-    chunked = window_logits(cosine_model, images, 64, stride=8, batch_size=4)
+    chunked = window_logits(cosine_model, images, 64, stride=8, batch_size=1)
     assert max(shape.numel() for shape in shapes) == budget
     for a, b in zip(full, chunked, strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+
+
+def test_windows_per_forward_follow_the_memory_budget(
+    cosine_model: LarvSegModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Five same-shaped 64-pixel windows (7 x 7 cells at stride 8, 5 classes): a budget of
+    two and a half windows' bytes runs them 2 + 2 + 1, an explicit batch_size caps it
+    further, and neither changes the logits."""
+    images = [torch.randn(1, 3, 64, 96), torch.randn(1, 3, 64, 128)]
+    full = window_logits(cosine_model, images, 64, 32, stride=8, batch_size=1)
+    batches: list[int] = []
+    cosine_model.classifier.register_forward_hook(lambda m, i, out: batches.append(len(out)))
+    one_window = windows.window_bytes(7 * 7, 5)
+    assert one_window == 49 * (5 * 10 + 49 * 64 + 65536)
+    monkeypatch.setattr(windows, "CPU_MEMORY_BUDGET", one_window * 5 // 2)
+    budgeted = window_logits(cosine_model, images, 64, 32, stride=8)
+    assert batches == [2, 2, 1]
+    batches.clear()
+    capped = window_logits(cosine_model, images, 64, 32, stride=8, batch_size=1)
+    assert batches == [1] * 5
+    for a, b, c in zip(full, budgeted, capped, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+        assert torch.equal(a, c)
+
+
+def test_the_cpu_budget_keeps_four_vit_b_21k_windows_per_forward() -> None:
+    """The default path on a CPU batches as before: four 512-pixel windows of ViT-B/16
+    with 21,843 classes (1,024 tokens each) fit the CPU budget, five do not."""
+    one_window = windows.window_bytes(1024, 21843)
+    budget = windows.memory_budget(torch.device("cpu"))
+    assert 4 * one_window <= budget < 5 * one_window
 
 
 def test_kept_classes_are_the_slice_of_all_logits(cosine_model: LarvSegModel) -> None:

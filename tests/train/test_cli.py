@@ -112,3 +112,42 @@ def test_train_eval_takes_every_prediction_option_of_larvseg_eval() -> None:
     assert expected | {"--bf16", "--device", "--model"} <= theirs
     # all of larvseg eval's but the dataset choice (a configuration names its sources)
     assert theirs - ours == {"--dataset", "--root", "--model", "--split", "--limit"}
+
+
+def test_packaged_configs_are_listed_and_found_by_name_from_anywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from larvseg.train.packaged import packaged_configs, resolve_config
+    from larvseg.train.schema import load_config
+
+    shipped = packaged_configs()
+    assert list(shipped) == [
+        "larvseg_c171_i21k",
+        "larvseg_c171_wa150",
+        "larvseg_c171_wa150_i124",
+        "larvseg_c171_wa847_i585",
+        "toy/baseline",
+        "toy/larvseg",
+        "toy/supervised",
+    ]
+    with pytest.raises(SystemExit) as stop:
+        main(["--list-configs"])
+    assert stop.value.code == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in listed[1:]] == list(shipped)
+    assert listed[2].endswith(
+        'LarvSeg, C171 + WA150 (paper Table 1: "LarvSeg | C171 + WA", A-150 columns).'
+    )
+    monkeypatch.chdir(tmp_path)  # no configs/ folder here
+    for name in ("toy/larvseg", "toy/larvseg.yaml", "configs/toy/larvseg.yaml"):
+        assert resolve_config(name) == shipped["toy/larvseg"]
+    assert load_config("larvseg_c171_i21k").data.allow_uncovered
+    own = tmp_path / "toy" / "larvseg.yaml"  # a file of that name wins over the package's
+    own.parent.mkdir()
+    own.write_text("seed: 7\n", encoding="utf-8")
+    assert resolve_config("toy/larvseg.yaml").resolve() == own
+    assert load_config("toy/larvseg.yaml").seed == 7
+    assert main(["eval", "--config", "larvseg_c171"]) == 2
+    err = capsys.readouterr().err
+    assert "config 'larvseg_c171': no such file, and no packaged configuration" in err
+    assert "toy/supervised (larvseg-train --list-configs)" in err

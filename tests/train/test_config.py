@@ -11,10 +11,9 @@ from larvseg.evaluation.labelmaps import read_class_list
 from larvseg.train.cli import main
 from larvseg.train.config import TrainConfig
 from larvseg.train.errors import TrainConfigError
+from larvseg.train.packaged import packaged_configs
 from larvseg.train.schema import load_config
 from larvseg.vocab.benchmarks import label_map_wnids
-
-REPO = Path(__file__).resolve().parents[2]
 
 SOURCE = {"name": "coco", "kind": "segmentation", "images": "img", "annotations": "ann"}
 
@@ -74,16 +73,14 @@ def test_dump_round_trips(tmp_path: Path) -> None:
     assert load_config(tmp_path / "dumped.yaml") == config
 
 
-@pytest.mark.parametrize(
-    "name", sorted(str(p.relative_to(REPO / "configs")) for p in (REPO / "configs").rglob("*.yaml"))
-)
+@pytest.mark.parametrize("name", sorted(packaged_configs()))
 def test_shipped_configs_load(name: str) -> None:
-    config = load_config(REPO / "configs" / name)
+    config = load_config(name)
     assert config.data.sources
 
 
 @pytest.mark.parametrize(
-    "path", sorted((REPO / "configs").glob("larvseg_c171_*.yaml")), ids=lambda p: p.name
+    "path", sorted(p for n, p in packaged_configs().items() if n.startswith("larvseg_c171_"))
 )
 def test_paper_configs_need_only_a_data_root(path: Path, tmp_path: Path) -> None:
     """No file to write: classes are shipped maps, every data path is under the root, and

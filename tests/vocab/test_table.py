@@ -16,6 +16,7 @@ from timm.data import ImageNetInfo
 from larvseg.vocab.table import (
     LIST_NAMES,
     WordNetTable,
+    noun_exceptions,
     sense_numbers,
     synset_record,
     synset_wnid,
@@ -71,6 +72,22 @@ def test_every_row_matches_nltk(wordnet: Any, table: WordNetTable) -> None:
     """wnid, name, lemmas, gloss and parents (hypernyms + instance hypernyms)."""
     wrong = [c for c in table.records if synset_record(_synset(wordnet, c.wnid)) != c]
     assert wrong == []
+
+
+def test_other_nouns_are_every_other_wordnet_noun(wordnet: Any, table: WordNetTable) -> None:
+    """The second packaged table is up to date: all of WordNet 3.0's nouns outside the
+    first, each row (a sample's sense numbers too) as nltk gives it; and the irregular
+    noun forms are nltk's (regenerate with scripts/build_vocabulary_table.py)."""
+    others = WordNetTable.other_nouns()
+    every = {synset_wnid(s) for s in wordnet.all_synsets("n")}
+    assert set(others.rows) == every - set(table.rows) and not set(others.rows) & set(table.rows)
+    wrong = [c for c in others.records if synset_record(_synset(wordnet, c.wnid)) != c]
+    assert wrong == []
+    rows = random.Random(0).sample(range(len(others)), 1500)
+    synsets = {r: _synset(wordnet, others.records[r].wnid) for r in rows}
+    assert all(list(others.senses(r)) == sense_numbers(wordnet, synsets[r]) for r in rows)
+    wordnet.ensure_loaded()
+    assert noun_exceptions() == {k: tuple(v) for k, v in wordnet._exception_map["n"].items()}
 
 
 def test_sense_numbers_match_nltk(wordnet: Any, table: WordNetTable) -> None:

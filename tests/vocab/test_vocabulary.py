@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import random
+import subprocess
+import sys
+import textwrap
 import warnings
 from functools import cache
 from importlib import resources
@@ -341,14 +344,28 @@ def test_cli_search_outside_the_table(wordnet: Any, capsys: pytest.CaptureFixtur
     ]
 
 
-def test_cli_search_without_wordnet_says_only_the_table_was_searched(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    for module in ("larvseg.vocab.table", "larvseg.vocab.vocabulary"):
-        monkeypatch.setattr(f"{module}.nltk_wordnet", lambda: None)
-    code, out, err = _run_cli(["vocab", "search", "bicyclist"], capsys)
-    assert code == 0 and out == "no synset matches 'bicyclist'\n"
-    assert err.startswith("larvseg: searched larvseg's table only")
+def test_search_and_resolution_never_need_nltk() -> None:
+    """With nltk unimportable, search still finds synsets outside the table, a word
+    outside it resolves, and a mistyped synset gets its suggestions."""
+    script = textwrap.dedent(
+        """
+        import sys
+        sys.modules["nltk"] = None  # any import of nltk fails
+        from larvseg.cli.main import main
+        from larvseg import Vocabulary
+        main(["vocab", "search", "bicyclist"])
+        vocab = Vocabulary.imagenet21k()
+        print(vocab.resolve("bicyclist"), vocab.resolve("mice"))
+        main(["vocab", "show", "dgo.n.01"])
+        """
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.stdout.splitlines() == [
+        "cyclist.n.01  n09986189       0  a person who rides a bicycle",
+        "              nearest covering hypernym: pedaler.n.01 (n10411163) covers 1",
+        "cyclist.n.01 (n09986189) mouse.n.01 (n02330245)",
+    ]
+    assert "larvseg: unknown synset dgo.n.01; did you mean dingo.n.01" in run.stderr
 
 
 def test_cli_show(capsys: pytest.CaptureFixture[str]) -> None:

@@ -34,12 +34,25 @@ METRIC_NAMES = {"miou": "mIoU", "miou_base": "base", "miou_novel": "novel"}
 
 
 def source_metrics(
-    model: LarvSegModel, dataset: SourceDataset, base: AbstractSet[str], device: torch.device
+    model: LarvSegModel,
+    dataset: SourceDataset,
+    base: AbstractSet[str],
+    device: torch.device,
+    allow_uncovered: bool = False,
 ) -> dict[str, float | None]:
     """mIoU (all / base / novel) and pixel accuracy of `model` on one evaluation source,
-    None where undefined; a progress bar on a terminal only."""
+    None where undefined; a progress bar on a terminal only. `allow_uncovered`: as in
+    `evaluate` (config `data.allow_uncovered`)."""
     name = dataset.config.name
-    result = evaluate(model, dataset, base, device=device, progress=sys.stderr.isatty(), name=name)
+    result = evaluate(
+        model,
+        dataset,
+        base,
+        device=device,
+        allow_uncovered=allow_uncovered,
+        progress=sys.stderr.isatty(),
+        name=name,
+    )
     values = {
         "miou": result.miou,
         "miou_base": result.miou_base,
@@ -74,6 +87,7 @@ class PeriodicEvaluator:
     Attributes:
         datasets: the evaluation sources, read without augmentation.
         base: base wnids (`larvseg.train.evaluation.runner.base_classes`).
+        allow_uncovered: `data.allow_uncovered`: score classes no model category covers.
         metric: the resolved `best_metric`.
         best: `{"metric", "value", "iteration"}` of the best evaluation so far, or None
             (plain data: stored in training checkpoints).
@@ -81,6 +95,7 @@ class PeriodicEvaluator:
 
     def __init__(self, config: TrainConfig, mean: Sequence[float], std: Sequence[float]) -> None:
         self.base = base_classes(config).wnids
+        self.allow_uncovered = config.data.allow_uncovered
         self.datasets = [
             build_dataset(source, mean, std, train=False) for source in config.data.eval_sources
         ]
@@ -105,7 +120,7 @@ class PeriodicEvaluator:
         values: dict[str, float | None] = {}
         scores = []
         for dataset in self.datasets:
-            metrics = source_metrics(model, dataset, self.base, device)
+            metrics = source_metrics(model, dataset, self.base, device, self.allow_uncovered)
             values.update({f"eval/{dataset.config.name}/{k}": v for k, v in metrics.items()})
             score = metrics[self.metric]
             if score is not None:

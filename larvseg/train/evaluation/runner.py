@@ -17,18 +17,35 @@ from ...evaluation.labelmaps import class_wnids, warn_unused_classes
 from ...evaluation.predict import DEFAULT_OPTIONS, PredictOptions
 from ...evaluation.runner import BaseClasses, EvalReport, evaluate
 from ...modeling.model import LarvSegModel
+from ...vocab.benchmarks import BENCHMARK_PREFIX
 from ..config import DataSourceConfig, TrainConfig
 from ..data.dataset import build_dataset
+
+
+def evaluated_benchmark(config: TrainConfig) -> str | None:
+    """The benchmark every evaluation source maps its classes with (`classes:
+    benchmark:NAME`), or None: what `base_classes: paper` splits."""
+    named = {
+        source.classes[len(BENCHMARK_PREFIX) :]
+        for source in config.data.eval_sources
+        if isinstance(source.classes, str) and source.classes.startswith(BENCHMARK_PREFIX)
+    }
+    every = len(named) == 1 and all(
+        isinstance(s.classes, str) and s.classes.startswith(BENCHMARK_PREFIX)
+        for s in config.data.eval_sources
+    )
+    return named.pop() if every else None
 
 
 def base_classes(config: TrainConfig, named: list[str | None] | str | None = None) -> BaseClasses:
     """The base classes: `named` (`--base-classes`), else `data.base_classes`, else
     inferred from the class lists of the training segmentation sources (no file scan;
     the rule says so, and that naming them is the way to make it explicit)."""
+    benchmark = evaluated_benchmark(config)
     if named is not None:
-        return BaseClasses.read(named, "--base-classes")
+        return BaseClasses.read(named, "--base-classes", benchmark)
     if config.data.base_classes is not None:
-        return BaseClasses.read(config.data.base_classes, "data.base_classes")
+        return BaseClasses.read(config.data.base_classes, "data.base_classes", benchmark)
     training = [s for s in config.data.sources if s.kind == "segmentation"]
     wnids: set[str] = set()
     for source in training:
@@ -67,7 +84,8 @@ def run_evaluation(
         sources: the data to evaluate on; default the configuration's segmentation
             sources (read without augmentation, at original resolution).
         base: the base classes; default `base_classes(config)`.
-        options, allow_uncovered: as in `evaluate`.
+        options, allow_uncovered: as in `evaluate`; `config.data.allow_uncovered` also
+            allows uncovered classes.
         device: "auto" (default: CUDA when available, else CPU), "cpu", "cuda:N", ...
         progress: show a progress bar per source.
 
@@ -94,7 +112,7 @@ def run_evaluation(
             options,
             split=base.rule,
             device=device,
-            allow_uncovered=allow_uncovered,
+            allow_uncovered=allow_uncovered or config.data.allow_uncovered,
             progress=progress,
             name=source.name,
         )

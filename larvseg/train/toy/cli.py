@@ -12,8 +12,8 @@ from .generate import ToySpec, ToySpecError, generate
 EPILOG = """\
 example:
   larvseg-toy data/toy --seed 0
-  larvseg-train fit --config configs/toy/larvseg.yaml
-  larvseg-train eval --config configs/toy/larvseg.yaml
+  larvseg-train fit --config toy/larvseg --data-root data/toy
+  larvseg-train eval --config toy/larvseg --data-root data/toy
 
 Layout of the folder and what each part is for: docs/toy-benchmark.md.
 """

@@ -1,4 +1,4 @@
-"""One run of the toy benchmark: train a `configs/toy` method on a generated dataset,
+"""One run of the toy benchmark: train a packaged `toy/` configuration on a generated dataset,
 measure the CA attention share during training, evaluate mIoU all / base / novel.
 
 `benchmarks/toy_experiment.py` runs every method for several seeds and prints the
@@ -102,14 +102,15 @@ def _scene_masks(root: Path) -> DataSourceConfig:
 
 
 def run_toy(
-    config_path: str | Path,
+    config_file: str | Path,
     data_root: str | Path,
     output_dir: str | Path,
     *,
     seed: int,
     overrides: tuple[str, ...] = (),
 ) -> ToyRunResult:
-    """Train `config_path` (a `configs/toy` file) on the toy data under `data_root`.
+    """Train `config_file` (a file, or a packaged name such as "toy/larvseg") on the toy data
+    under `data_root`.
 
     Trains with `seed` into `output_dir`, stopping after each of PHASES to measure the
     CA attention share on the first DIAGNOSTIC_IMAGES weak scenes (when the run has a
@@ -119,7 +120,7 @@ def run_toy(
     root = Path(data_root)
     start = time.perf_counter()
     config = load_config(
-        config_path, [f"seed={seed}", f"output_dir={output_dir}", *overrides], data_root=str(root)
+        config_file, [f"seed={seed}", f"output_dir={output_dir}", *overrides], data_root=str(root)
     )
     _, classes = read_manifest(root)
     novel_wnids = {c.wnid for c in classes if c.role == "novel"}
@@ -145,7 +146,7 @@ def run_toy(
     result = evaluate(model, dataset, base, progress=False, name=val.name)
     miou = {"all": result.miou, "base": result.miou_base, "novel": result.miou_novel}
     return ToyRunResult(
-        method=Path(config_path).stem,
+        method=Path(config_file).stem,
         seed=seed,
         iterations=total,
         miou={k: float("nan") if v is None else 100 * v for k, v in miou.items()},

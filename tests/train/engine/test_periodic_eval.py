@@ -11,6 +11,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from larvseg.errors import EvaluationError
 from larvseg.modeling.model import LarvSegModel
 from larvseg.train.config import TrainConfig
 from larvseg.train.engine import periodic_eval
@@ -20,6 +21,7 @@ from larvseg.train.errors import TrainConfigError
 from larvseg.train.evaluation.runner import run_evaluation
 
 DOG = "n02084071"  # a class of the model without masks in training: novel
+SKY = "n09436708"  # a class of no training source
 
 
 def _with_eval(data: dict[str, Any], **keys: Any) -> dict[str, Any]:
@@ -104,3 +106,19 @@ def test_eval_every_without_eval_sources_says_so(
     trainer = Trainer(TrainConfig.from_dict({**run_dict(tmp_path), "eval_every": 1}))
     assert trainer.evaluator is None
     assert "eval_every is set but data.eval_sources is empty" in caplog.text
+
+
+def test_allow_uncovered_lets_training_evaluate_classes_no_source_has(
+    run_dict: Any, tmp_path: Path
+) -> None:
+    """The evaluation source lists sky, which no training source has: evaluation during
+    training stops unless data.allow_uncovered, which scores sky as never predicted."""
+    data = _with_eval(run_dict(tmp_path, 1, 1), eval_every=1)
+    val = data["data"]["eval_sources"][0]
+    val["classes"] = [*val["classes"][:2], SKY]
+    with pytest.raises(EvaluationError, match=SKY):
+        Trainer(TrainConfig.from_dict(data)).train()
+    data["data"]["allow_uncovered"] = True
+    Trainer(TrainConfig.from_dict(data)).train()
+    (logged,) = [r for r in _records(tmp_path / "out") if "eval/val/miou" in r]
+    assert logged["eval/val/miou"] is not None

@@ -105,6 +105,23 @@ def test_classes_the_model_lacks_stop_unless_allowed(saved: str, tmp_path: Path)
         run_evaluation(config, saved, progress=False)
     report = run_evaluation(config, saved, progress=False, allow_uncovered=True)
     assert report.results[0].uncovered == [SKY]
+    allowed = TrainConfig.from_dict({"data": {"sources": [test], "allow_uncovered": True}})
+    assert run_evaluation(allowed, saved, progress=False).results[0].uncovered == [SKY]
+
+
+def test_the_papers_split_as_base_classes(tmp_path: Path) -> None:
+    """`paper` takes the benchmark of the evaluation sources; `paper:NAME` names it."""
+    val = {"name": "val", "kind": "segmentation", "images": "i", "annotations": "a"}
+    val["classes"] = "benchmark:ade-847"
+    data = {"data": {"eval_sources": [val], "base_classes": "paper", "root": str(tmp_path)}}
+    config = TrainConfig.from_dict(data)
+    split = base_classes(config)
+    assert len(split.wnids) == 92 and "the ade-847 classes the paper counts base" in split.rule
+    assert base_classes(config, "paper:ade-150").wnids != split.wnids
+    other = {**val, "name": "own", "classes": [DOG]}
+    mixed = TrainConfig.from_dict({"data": {**data["data"], "eval_sources": [val, other]}})
+    with pytest.raises(EvaluationError, match=r"data\.base_classes: 'paper' needs the benchmark"):
+        base_classes(mixed)
 
 
 def test_eval_only_command(saved: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

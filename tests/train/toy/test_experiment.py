@@ -17,8 +17,6 @@ from larvseg.train.toy.experiment import (
 )
 from larvseg.train.toy.generate import ToySpec, generate
 
-REPO = Path(__file__).resolve().parents[3]
-
 
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -27,7 +25,7 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("method", ["supervised", "baseline", "larvseg"])
 def test_smoke_run_trains_measures_and_evaluates(toy: Path, tmp_path: Path, method: str) -> None:
-    config = REPO / "configs" / "toy" / f"{method}.yaml"
+    config = f"toy/{method}"
     overrides = [*SMOKE_OVERRIDES, f"data.index_dir={tmp_path / 'index'}"]
     result = run_toy(config, toy, tmp_path / "run", seed=1, overrides=overrides)
     assert (result.method, result.seed, result.iterations) == (method, 1, 6)

@@ -17,7 +17,6 @@ from larvseg.train.toy.generate import SYNSETS, ToySpec, ToySpecError, generate,
 from larvseg.train.toy.textures import pattern_catalogue, texture_field
 from larvseg.vocab.table import WordNetTable
 
-REPO = Path(__file__).resolve().parents[3]
 SMALL = {"num_base": 4, "num_novel": 3, "image_size": 48, "base_images": 10,
          "scene_images": 10, "object_images": 4, "val_images": 6}  # fmt: skip
 
@@ -51,7 +50,7 @@ def test_same_seed_same_bytes_other_seed_other_images(toy: Path, tmp_path: Path)
 
 def test_every_config_source_reads_the_files(toy: Path) -> None:
     for method in ("supervised", "baseline", "larvseg"):
-        config = load_config(REPO / "configs/toy" / f"{method}.yaml", data_root=str(toy))
+        config = load_config(f"toy/{method}", data_root=str(toy))
         for source in [*config.data.sources, *config.data.eval_sources]:
             dataset = build_dataset(source, (0.5,) * 3, (0.5,) * 3)
             dataset.validate()

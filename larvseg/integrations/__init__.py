@@ -1,0 +1,1 @@
+"""Adapters that run larvseg inside other frameworks (`larvseg.integrations.ray`)."""
