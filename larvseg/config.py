@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -64,8 +65,16 @@ class ModelConfig:
             raise ConfigError("categories contains duplicate wnids")
         if self.image_size <= 0:
             raise ConfigError(f"image_size must be positive, got {self.image_size}")
+        if self.embed_dim is not None and self.embed_dim < 0:
+            raise ConfigError(
+                "embed_dim must be positive (or 0 or null: the backbone width), got "
+                f"{self.embed_dim}"
+            )
+        check_backbone_kwargs(self.backbone_kwargs)
         self.mean = _triple(self.mean, "mean")
         self.std = _triple(self.std, "std")
+        if not all(math.isfinite(v) for v in (*self.mean, *self.std)):
+            raise ConfigError(f"mean and std must be finite, got {self.mean} and {self.std}")
         if min(self.std) <= 0:
             raise ConfigError(f"std must be positive, got {self.std}")
         if self.larvseg_version is not None:
@@ -90,8 +99,38 @@ class ModelConfig:
         return read_dataclass(cls, data, error=ConfigError)
 
 
+POSITIVE_BACKBONE_KWARGS = ("embed_dim", "num_heads", "patch_size", "img_size", "mlp_ratio")
+"""timm ViT arguments that must be positive numbers when a config sets them (and `depth`
+must be at least 0: no blocks)."""
+
+
+def check_backbone_kwargs(kwargs: dict[str, Any]) -> None:
+    """`ConfigError` naming the key when a ViT size in `backbone_kwargs` is impossible (not
+    positive, or `num_heads` not dividing `embed_dim`), before timm fails obscurely."""
+    for key in POSITIVE_BACKBONE_KWARGS:
+        value = kwargs.get(key)
+        values = value if isinstance(value, (list, tuple)) and key == "img_size" else [value]
+        for v in values:
+            if v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+                raise ConfigError(f"backbone_kwargs.{key} must be a positive number, got {value!r}")
+    depth = kwargs.get("depth")
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
+        raise ConfigError(f"backbone_kwargs.depth must be an integer >= 0, got {depth!r}")
+    width, heads = kwargs.get("embed_dim"), kwargs.get("num_heads")
+    if isinstance(width, int) and isinstance(heads, int) and width % heads:
+        raise ConfigError(
+            f"backbone_kwargs.num_heads={heads} does not divide backbone_kwargs.embed_dim="
+            f"{width}: each attention head takes embed_dim / num_heads channels"
+        )
+
+
 def _triple(value: Any, name: str) -> tuple[float, float, float]:
-    values = tuple(float(v) for v in value)
+    try:
+        values = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be 3 numbers (R, G, B), got {value!r}") from None
     if len(values) != 3:
         raise ConfigError(f"{name} must have 3 values (R, G, B), got {len(values)}")
     return values[0], values[1], values[2]

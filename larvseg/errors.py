@@ -46,5 +46,10 @@ class EvaluationError(LarvSegError, ValueError):
     """Evaluation inputs that do not fit together; the message names the input."""
 
 
+class OutputError(LarvSegError, ValueError):
+    """An output location that cannot be written (under a file, a folder where a file is
+    expected, no permission); the message names the path."""
+
+
 class MissingExtraError(LarvSegError, ImportError):
     """An optional feature used without its pip extra; the message names the extra to install."""

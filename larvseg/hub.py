@@ -21,6 +21,7 @@ from huggingface_hub import errors as hub_errors
 from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
+from .atomic import atomic_path, write_text
 from .config import DEFAULT_MODEL
 from .errors import CheckpointError
 
@@ -207,14 +208,18 @@ def read_weights(name_or_path: str | Path) -> dict[str, torch.Tensor]:
 def write_checkpoint(
     folder: str | Path, config: dict[str, Any], state: dict[str, torch.Tensor]
 ) -> Path:
-    """Write `config.json` (sorted keys) and `model.safetensors` into `folder` (created)."""
+    """Write `config.json` (sorted keys) and `model.safetensors` into `folder` (created).
+
+    Each file is written to a temporary name, flushed to disk and renamed into place
+    (`larvseg.atomic`), the weights first: an interrupted write never leaves a truncated
+    file under either name.
+    """
     path = Path(folder)
     path.mkdir(parents=True, exist_ok=True)
-    (path / CONFIG_NAME).write_text(
-        json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
     tensors = {key: value.detach().contiguous() for key, value in state.items()}
-    safetensors.torch.save_file(tensors, str(path / WEIGHTS_NAME), metadata={"format": "pt"})
+    with atomic_path(path / WEIGHTS_NAME, durable=True) as temporary:
+        safetensors.torch.save_file(tensors, str(temporary), metadata={"format": "pt"})
+    write_text(path / CONFIG_NAME, json.dumps(config, indent=2, sort_keys=True) + "\n", True)
     return path
 
 
@@ -227,7 +232,7 @@ def upload_checkpoint(folder: str | Path, repo_id: str, **kwargs: Any) -> str:
     folder = Path(folder)
     card = folder / "README.md"
     if not card.exists():
-        card.write_text(MODEL_CARD.format(repo_id=repo_id), encoding="utf-8")
+        write_text(card, MODEL_CARD.format(repo_id=repo_id))
     api = huggingface_hub.HfApi(token=kwargs.pop("token", None))
     try:
         api.create_repo(repo_id, private=kwargs.pop("private", None), exist_ok=True)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+from .atomic import save_image, write_text
 from .errors import InputError
 from .extras import import_extra
 from .overlay import blend_labels, category_color, render_overlay
@@ -210,7 +211,9 @@ class Segmentation:
         grayscale. The
         JSON holds `source`, `height`, `width`, `unlabeled_pixels` and `categories`: a list
         of `{"index": i + 1, "wnid", "name", "lemmas", "gloss", "pixels"}`. Missing parent
-        folders are created.
+        folders are created. Each file is written to a temporary name and renamed into
+        place (`larvseg.atomic`), the JSON last: an interrupted save never leaves a
+        truncated file, and a JSON beside its PNGs means all three are complete.
 
         Returns:
             {"labels": path, "overlay": path, "json": path}.
@@ -227,8 +230,8 @@ class Segmentation:
             "json": Path(f"{base}.json"),
         }
         paths["json"].parent.mkdir(parents=True, exist_ok=True)
-        label_png(self.labels, self.categories).save(paths["labels"])
-        self.overlay().save(paths["overlay"])
+        save_image(label_png(self.labels, self.categories), paths["labels"])
+        save_image(self.overlay(), paths["overlay"])
         areas = self._areas()
         summary = {
             "source": self.source,
@@ -247,9 +250,7 @@ class Segmentation:
                 for i, c in enumerate(self.categories)
             ],
         }
-        paths["json"].write_text(
-            json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
+        write_text(paths["json"], json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
         return paths
 
 

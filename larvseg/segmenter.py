@@ -153,6 +153,7 @@ class LarvSeg:
         stride: int | None = ...,
         batch_size: int | None = ...,
         k: int | None = ...,
+        preselect: int | None = ...,
     ) -> Segmentation: ...
 
     @overload
@@ -168,6 +169,7 @@ class LarvSeg:
         stride: int | None = ...,
         batch_size: int | None = ...,
         k: int | None = ...,
+        preselect: int | None = ...,
     ) -> list[Segmentation]: ...
 
     def segment(
@@ -182,6 +184,7 @@ class LarvSeg:
         stride: int | None = None,
         batch_size: int | None = None,
         k: int | None = 8,
+        preselect: int | None = None,
     ) -> Segmentation | list[Segmentation]:
         """Segment one image (or a list of images) into WordNet categories.
 
@@ -208,6 +211,10 @@ class LarvSeg:
                 of ViT-B/16 with 21K classes).
             k: decoding candidates per patch; None = the exact argmax of the upsampled
                 logits.
+            preselect: only the image's top `preselect` categories by the network's
+                image-level logits (class token or pooled features; each sliding
+                window's, united per image) compete at each pixel; in open mode pixels
+                won by another category are unlabeled. None (default): all compete.
 
         Raises `InputError` for a bad option (see `PredictOptions`).
 
@@ -225,6 +232,7 @@ class LarvSeg:
             batch_size=batch_size,
             k=k,
             autocast_dtype=self.autocast_dtype,
+            preselect=preselect,
         )
         predictions = predict_labels(self.model, arrays, assignment, options)
         results = [
@@ -250,6 +258,7 @@ class LarvSeg:
         windows_per_pass: int = 8,
         num_workers: int | None = None,
         batch_size: int | None = None,
+        preselect: int | None = None,
     ) -> Iterator[FileResult]:
         """Segment many image files, decoding them in worker processes while the model runs.
 
@@ -263,7 +272,8 @@ class LarvSeg:
             files: paths (`str` or `os.PathLike`, `~` expanded; a result's `file.name` is
                 the stem) or `ImageFile`s (a path and the name its outputs get, as
                 `larvseg segment` makes them for folders).
-            vocab, mode, size, window, window_step, stride, k: as in `segment()`.
+            vocab, mode, size, window, window_step, stride, k, preselect: as in
+                `segment()`.
             images_per_batch: files decoded together.
             windows_per_pass: windows per forward pass (`segment()`'s `batch_size`).
             num_workers: decoding processes; None = 2 beside a GPU, none beside a CPU
@@ -296,6 +306,7 @@ class LarvSeg:
             batch_size=windows_per_pass,
             k=k,
             autocast_dtype=self.autocast_dtype,
+            preselect=preselect,
         )
         assignment, items = self.resolve_vocab(vocab, mode)
         return self._segment_files(

@@ -67,12 +67,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print the table (and write the JSON)."""
     # torch and timm load only when this command runs
+    from ..atomic import check_output_file
     from ..distributed import resolve_device
     from ..evaluation.datasets import LAYOUTS, benchmark_dataset
     from ..evaluation.runner import BaseClasses, EvalReport, evaluate
     from ..modeling.model import LarvSegModel
     from ..vocab.benchmarks import novel_classes
 
+    if args.json:  # a bad location fails now, not after the evaluation
+        check_output_file(args.json, "--json")
     options = predict_options(args)
 
     root = args.root or os.environ.get(DATA_ROOT_ENV)
@@ -103,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         name=args.dataset,
     )
     report = EvalReport([result])
+    report.check_scored()
     print(report)
     if args.json:
         print(f"wrote {report.write_json(args.json)}")

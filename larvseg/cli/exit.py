@@ -6,7 +6,8 @@ at INFO and above, on rank 0 of a `torchrun` job; warnings and errors of the oth
 ranks as `PROG (rank N): ...`), a warning (`PROG: warning: message`, when it is
 raised), and a `LarvSegError` (bad input: a file, a checkpoint, a synset, a config
 key), which becomes `PROG: message` and exit code 2, never a traceback. Output piped
-into a command that stops reading (`larvseg vocab search moth | head`) ends quietly.
+into a command that stops reading (`larvseg vocab search moth | head`) ends quietly;
+Ctrl-C ends it with one line `PROG: interrupted` and exit code 130 (128 + SIGINT).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from ..errors import LarvSegError
 
 USAGE_ERROR = 2
 """Exit code of a command stopped by bad input (argparse uses 2 for bad flags too)."""
+INTERRUPTED = 130
+"""Exit code of a command stopped by Ctrl-C (128 + SIGINT)."""
 
 LOGGER = "larvseg"
 """The logger every larvseg module logs under (`logging.getLogger(__name__)`)."""
@@ -75,11 +78,20 @@ def run_command(prog: str, command: Callable[[], int]) -> int:
             code = command()
         sys.stdout.flush()
     except LarvSegError as err:
-        print(f"{prog}: {err}", file=sys.stderr)
+        print(f"{prog}: {one_line(str(err))}", file=sys.stderr)
         return USAGE_ERROR
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return INTERRUPTED
     except BrokenPipeError:
         # the reader went away: send the rest of our output nowhere, as Python's docs advise
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
     return code
+
+
+def one_line(message: str) -> str:
+    """`message` on one line: line breaks and the indentation after them become "; "
+    (torch's and other libraries' messages embedded in larvseg's span several lines)."""
+    return "; ".join(part.strip() for part in message.splitlines() if part.strip())

@@ -28,9 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Export, then report the file and the onnxruntime-vs-PyTorch difference."""
+    from ..atomic import check_output_file
     from ..export.onnx import OnnxNetwork, export_onnx, max_abs_difference
     from ..modeling.model import LarvSegModel  # torch and timm load only when this runs
 
+    check_output_file(args.output, "-o")  # a bad location fails now, not after the export
     model = LarvSegModel.from_pretrained(args.model)
     path = export_onnx(model, Path(args.output), opset=args.opset)
     network = OnnxNetwork(path)

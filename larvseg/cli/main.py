@@ -1,4 +1,4 @@
-"""The `larvseg` command: `larvseg segment`, `vocab`, `eval`, `export` and `demo`."""
+"""The `larvseg` command: `larvseg segment`, `vocab`, `eval`, `export`, `demo` and `models`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from .demo import register as register_demo
 from .eval import register as register_eval
 from .exit import run_command
 from .export import register as register_export
+from .models import register as register_models
 from .segment import register as register_segment
 from .vocab import register as register_vocab
 
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_eval(subparsers)
     register_export(subparsers)
     register_demo(subparsers)
+    register_models(subparsers)
     return parser
 
 

@@ -93,6 +93,13 @@ def add_predict_options(
         help="decoding candidates per patch; 0 decides by the exact argmax of the "
         "upsampled logits (default: 8)",
     )
+    group.add_argument(
+        "--preselect",
+        type=int,
+        metavar="K",
+        help="only the image's top K categories by the network's image-level logits compete "
+        "at each pixel (open mode: pixels won by another are unlabeled; default: all compete)",
+    )
     group.add_argument("--bf16", action="store_true", help="run under bfloat16 autocast")
 
 
@@ -110,4 +117,5 @@ def predict_options(args: argparse.Namespace) -> PredictOptions:
         batch_size=args.batch_size,
         k=args.k or None,
         autocast_dtype=resolve_dtype("bf16" if args.bf16 else None),
+        preselect=args.preselect,
     )

@@ -16,13 +16,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import LarvSegError
+from ..errors import InputError, LarvSegError
 from .options import add_device_argument, add_model_argument, add_predict_options, predict_options
 
 if TYPE_CHECKING:
     from tqdm import tqdm
 
     from ..distributed import DistInfo
+    from ..pipeline.image import ImageFile
     from ..segmenter import FileResult
 
 SUMMARY_NAME = "larvseg-summary.json"
@@ -43,7 +44,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "<name> is the file's path under a named folder, or its stem. Files are decoded "
             "in worker processes while the model runs. A file that cannot be read is listed "
             f"with the reason in OUT_DIR/{SUMMARY_NAME} and the command exits with 1 at the "
-            "end. Under torchrun every process takes its own share of the files: "
+            "end; every other entry of a folder left out (not an image, a subfolder without "
+            "-r, a broken link) is listed there too. OUT_DIR is never read as input. Every "
+            "file is written under a temporary name and renamed when complete, so an "
+            "interrupted run leaves no half-written file; running the same command again "
+            "rewrites every output and finishes the run. Under torchrun every process takes "
+            "its own share of the files: "
             "`torchrun --nproc-per-node N -m larvseg segment ...` for N GPUs."
         ),
     )
@@ -116,19 +122,21 @@ def _check_vocab(items: list[str] | None) -> None:
 def _segment(args: argparse.Namespace, info: DistInfo, device: Any) -> int:
     from tqdm import tqdm
 
+    from ..atomic import check_output_folder
     from ..distributed import gather_objects
     from ..segmenter import LarvSeg
     from .files import find_images, shard
 
     options = predict_options(args)  # bad options fail before the model loads
-    found = find_images(args.images, args.recursive)
+    out_dir = check_output_folder(args.output_dir, "output folder (-o)")
+    found = find_images(args.images, args.recursive, output_dir=out_dir)
+    _check_summary_name(found.files)
     mine = shard(found.files, info.rank, info.world_size)
     model = LarvSeg.from_pretrained(args.model, device=device, dtype=options.autocast_dtype)
     model.resolve_vocab(args.vocab, args.mode)  # a bad vocabulary fails before any image
     failed = [{"path": p, "reason": r} for p, r in found.missing] if info.is_main else []
     for entry in failed:
-        log.error("skipped %s: %s", entry["path"], entry["reason"])
-    out_dir = Path(args.output_dir)
+        log.error("failed %s: %s", entry["path"], entry["reason"])
     start = time.perf_counter()
     segmented = 0
     if not (failed and args.fail_fast):
@@ -144,13 +152,14 @@ def _segment(args: argparse.Namespace, info: DistInfo, device: Any) -> int:
             images_per_batch=args.batch_size,
             windows_per_pass=args.batch_size,
             num_workers=args.workers,
+            preselect=options.preselect,
         )
         with tqdm(total=len(mine), desc="segment", unit="image", disable=not info.is_main) as bar:
             segmented = _write_all(results, out_dir, failed, args.fail_fast, bar)
     seconds = time.perf_counter() - start
     ranks = gather_objects({"segmented": segmented, "failed": failed, "seconds": seconds}, info)
     if info.is_main:
-        _write_summary(out_dir / SUMMARY_NAME, ranks, len(found.files))
+        _write_summary(out_dir / SUMMARY_NAME, ranks, len(found.files), found.skipped)
     return 1 if any(rank["failed"] for rank in ranks) else 0
 
 
@@ -182,8 +191,22 @@ def _write_all(
     return written
 
 
-def _write_summary(path: Path, ranks: list[dict[str, Any]], files: int) -> None:
-    """The run's summary JSON, and one line about it on stdout."""
+def _check_summary_name(files: list[ImageFile]) -> None:
+    """`InputError` when an image's outputs would take the summary's name."""
+    for file in files:
+        if f"{file.name}.json" == SUMMARY_NAME:
+            raise InputError(
+                f"{file.path}: its outputs would be named {file.name!r}, like the run's summary "
+                f"{SUMMARY_NAME}; rename the file"
+            )
+
+
+def _write_summary(
+    path: Path, ranks: list[dict[str, Any]], files: int, skipped: list[tuple[str, str]]
+) -> None:
+    """The run's summary JSON (written atomically), and one line about it on stdout."""
+    from ..atomic import write_text
+
     segmented = sum(rank["segmented"] for rank in ranks)
     failed = [entry for rank in ranks for entry in rank["failed"]]
     seconds = max(rank["seconds"] for rank in ranks)
@@ -191,13 +214,13 @@ def _write_summary(path: Path, ranks: list[dict[str, Any]], files: int) -> None:
         "files": files,
         "segmented": segmented,
         "failed": failed,
+        "skipped": [{"path": p, "reason": r} for p, r in skipped],
         "seconds": round(seconds, 3),
         "images_per_second": round(segmented / seconds, 3) if seconds > 0 else None,
         "segmented_per_process": [rank["segmented"] for rank in ranks],
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_text(path, json.dumps(summary, indent=2) + "\n")
     print(
         f"segmented {segmented} images in {seconds:.1f} s ({segmented / max(seconds, 1e-9):.2f} "
-        f"images/s), {len(failed)} failed; summary: {path}"
+        f"images/s), {len(failed)} failed, {len(skipped)} other entries skipped; summary: {path}"
     )

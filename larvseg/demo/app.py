@@ -1,7 +1,8 @@
 """The Gradio app of `larvseg demo`: segment an uploaded image by typed synsets.
 
 Upload or drop an image, type what to segment (suggestions from the model's
-vocabulary show each synset's gloss), pick closed or open mode, and get the
+vocabulary show each synset's gloss), pick closed or open mode (and optionally a
+preselection of the image's top K categories), and get the
 overlay, a legend with areas, the per-pixel confidence and the label PNG + JSON to
 download. Errors of the library (an unreadable image, an unknown synset) are shown
 as its message in the page. The app never contacts the internet: no analytics, no
@@ -69,6 +70,7 @@ def build_demo(segmenter: LarvSeg, work_dir: str | Path, title: str = "larvseg")
         path: str | None,
         text: str,
         mode: str,
+        preselect: float | None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (how Gradio asks for a bar)
     ) -> tuple[Any, str, Any, list[str]]:
         if path is None:
@@ -78,7 +80,8 @@ def build_demo(segmenter: LarvSeg, work_dir: str | Path, title: str = "larvseg")
         try:
             with warnings.catch_warnings(record=True) as notes:
                 warnings.simplefilter("always", SenseWarning)
-                seg = segmenter.segment(path, vocab=vocab, mode=mode)
+                top = int(preselect) if preselect else None  # 0 or empty: all compete
+                seg = segmenter.segment(path, vocab=vocab, mode=mode, preselect=top)
         except LarvSegError as err:
             raise gr.Error(str(err), print_exception=False) from err
         for note in notes:
@@ -132,6 +135,13 @@ def build_demo(segmenter: LarvSeg, work_dir: str | Path, title: str = "larvseg")
                     label="Mode",
                     elem_id="mode",
                 )
+                preselect_box = gr.Number(
+                    value=0,
+                    minimum=0,
+                    precision=0,
+                    label="Preselect: only the image's top K categories compete (0: all)",
+                    elem_id="preselect",
+                )
                 button = gr.Button("Segment", variant="primary", elem_id="segment")
             with gr.Column(scale=1):
                 overlay = _result_image("Overlay", "overlay")
@@ -148,7 +158,11 @@ def build_demo(segmenter: LarvSeg, work_dir: str | Path, title: str = "larvseg")
         upload.upload(preview, upload, shown)
         vocab_box.input(suggest, vocab_box, table, trigger_mode="always_last")
         table.select(pick, vocab_box, vocab_box)
-        button.click(run, [upload, vocab_box, mode], [overlay, legend, confidence, downloads])
+        button.click(
+            run,
+            [upload, vocab_box, mode, preselect_box],
+            [overlay, legend, confidence, downloads],
+        )
     return demo
 
 

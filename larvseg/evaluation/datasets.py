@@ -15,7 +15,6 @@ synset are one evaluated class (as in training).
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +25,10 @@ from ..pipeline.image import load_image
 from ..vocab.benchmarks import BENCHMARK_PREFIX, BENCHMARKS, label_map_wnids
 from ..vocab.table import wnid_positions
 from .labelmaps import class_wnids, map_values, read_label_map
+from .runner import Skipped
 
-log = logging.getLogger(__name__)
+IGNORE_ON_DISK = 255
+"""The stored value of ignored pixels in 8-bit label maps (COCO-Stuff)."""
 
 
 @dataclass(frozen=True)
@@ -91,26 +92,47 @@ class LabelMapDataset:
 
     def __post_init__(self) -> None:
         self._lookup = wnid_positions(self.classes, self.value_classes)
+        listed = [i for i, wnid in enumerate(self.value_classes) if wnid]
+        self._limit = listed[-1] + 1 if listed else 0  # values from here on are no class
+        # 255 marks ignored pixels in 8-bit maps (COCO-Stuff); above 255 it may be a class
+        self._ignore = IGNORE_ON_DISK if self._limit <= IGNORE_ON_DISK else None
 
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def read(self, index: int) -> tuple[np.ndarray, np.ndarray] | None:
+    def read(self, index: int) -> tuple[np.ndarray, np.ndarray] | Skipped:
         """Image `index` `(H, W, 3)` uint8 and its target `(H, W)` int64 (-1 = ignore), or
-        None (logged) when the image is unreadable or its size differs from its map."""
+        `Skipped` naming the file and why: an unreadable image or label map, a map of
+        another size than its image, or one holding values outside the class list (a
+        map of another dataset, or saved as RGB)."""
         image_path, label_path = self.pairs[index]
         try:
             image = load_image(image_path)
         except ImageError as err:
-            log.warning("%s: skipping unreadable image %s: %s", self.name, image_path, err)
-            return None
-        target = map_values(read_label_map(label_path, self.decoder), self._lookup)
-        if target.shape != image.shape[:2]:
-            log.warning(
-                "%s: skipping %s: its size differs from %s", self.name, image_path, label_path
+            return Skipped(str(image_path), str(err).removeprefix(f"{image_path}: "))
+        try:
+            values = read_label_map(label_path, self.decoder)
+        except DataError as err:
+            return Skipped(str(label_path), str(err))
+        if values.shape != image.shape[:2]:
+            return Skipped(
+                str(label_path),
+                f"the label map is {values.shape[1]}x{values.shape[0]} but its image "
+                f"{image_path.name} is {image.shape[1]}x{image.shape[0]}",
             )
-            return None
-        return image, target
+        outside = (values < 0) | (values >= self._limit)
+        if self._ignore is not None:
+            outside &= values != self._ignore
+        if outside.any():
+            bad = np.unique(values[outside])
+            return Skipped(
+                str(label_path),
+                f"{int(outside.sum()):,} pixels hold values outside the class list "
+                f"(0..{self._limit - 1}): {', '.join(map(str, bad[:5].tolist()))}"
+                + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+                + f"; is it a label map of {self.name or 'this dataset'}?",
+            )
+        return image, map_values(values, self._lookup)
 
 
 def benchmark_dataset(

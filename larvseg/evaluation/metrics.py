@@ -131,7 +131,8 @@ class EvalResult:
         dataset: the dataset's name.
         split: how base and novel classes were decided.
         uncovered: wnids of the classes that cover no model category (never predicted).
-        images: images evaluated; skipped: unreadable images left out.
+        images: images evaluated; skipped: images left out (unreadable, or a label map
+            that does not fit); skipped_files: each as `{"path", "reason"}`.
         seconds: wall time of the evaluation loop.
     """
 
@@ -146,6 +147,7 @@ class EvalResult:
     uncovered: list[str] = field(default_factory=list)
     images: int = 0
     skipped: int = 0
+    skipped_files: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
     @classmethod
@@ -161,6 +163,7 @@ class EvalResult:
         uncovered: Sequence[str] = (),
         images: int = 0,
         skipped: int = 0,
+        skipped_files: Sequence[dict[str, str]] = (),
         seconds: float = 0.0,
     ) -> EvalResult:
         """Summarise a confusion matrix whose class `k` is `wnids[k]` (base if `base[k]`).
@@ -193,6 +196,7 @@ class EvalResult:
             uncovered=list(uncovered),
             images=images,
             skipped=skipped,
+            skipped_files=list(skipped_files),
             seconds=seconds,
         )
 
@@ -216,8 +220,9 @@ class EvalResult:
             rate = self.images / self.seconds if self.seconds > 0 else math.nan
             lines.append(
                 f"{self.images:,} images in {self.seconds:.1f} s ({rate:.2f} images/s)"
-                + (f", {self.skipped} unreadable images skipped" if self.skipped else "")
+                + (f", {self.skipped} images skipped" if self.skipped else "")
             )
+        lines += [f"  skipped {s['path']}: {s['reason']}" for s in self.skipped_files]
         uncovered = set(self.uncovered)
         lines.append(
             f"{'wnid':<10}  {'name':<28}  {'split':<6}  {'IoU':>7}  {'acc':>7}  {'pixels':>12}"

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..atomic import write_text
 from ..errors import DataError, EvaluationError, VocabularyError
 from ..modeling.model import LarvSegModel
 from ..vocab.benchmarks import PAPER_PREFIX, paper_base_wnids
@@ -31,7 +32,16 @@ from .labelmaps import IGNORE_INDEX, class_wnids
 from .metrics import ConfusionMatrix, EvalResult
 from .predict import DEFAULT_OPTIONS, ClassPredictor, PredictOptions
 
-Item = tuple[np.ndarray, np.ndarray | None] | None
+
+@dataclass(frozen=True)
+class Skipped:
+    """An image left out of an evaluation: the file that could not be used, and why."""
+
+    path: str
+    reason: str
+
+
+Item = tuple[np.ndarray, np.ndarray | None] | Skipped | None
 
 
 class EvalDataset(Protocol):
@@ -39,7 +49,8 @@ class EvalDataset(Protocol):
 
     `classes`: the dataset's classes (wnids) in label order; `read(i)`: image `i` as
     `(H, W, 3)` uint8 RGB and its target `(H, W)` int64 class indices (`IGNORE_INDEX`
-    (-1) = ignore), or None for an unreadable image (skipped).
+    (-1) = ignore), or `Skipped` (the file and why), or None (a bad sample the source
+    has logged) for one that cannot be scored.
     """
 
     classes: list[str]
@@ -144,7 +155,7 @@ def evaluate(
         model, classes, options, source=name, allow_uncovered=allow_uncovered
     )
     confusion = ConfusionMatrix(len(classes), IGNORE_INDEX)
-    images = skipped = 0
+    images, skipped = 0, []
     start = time.perf_counter()
     bar = tqdm(
         _read_ahead(dataset, readers),
@@ -153,13 +164,16 @@ def evaluate(
         unit="image",
         disable=None if progress else True,  # None: on a terminal only
     )
-    for item in bar:
-        target = None if item is None else item[1]
-        if item is None or target is None:
-            skipped += 1
-            continue
-        confusion.update(predictor(item[0]), target)
-        images += 1
+    for number, item in enumerate(bar):
+        if isinstance(item, Skipped):
+            skipped.append(item)
+        elif item is None:
+            skipped.append(Skipped(f"item {number}", "a bad sample (see the warning above)"))
+        elif item[1] is None:
+            skipped.append(Skipped(f"item {number}", "no label map"))
+        else:
+            confusion.update(predictor(item[0]), item[1])
+            images += 1
     return EvalResult.from_confusion(
         confusion,
         classes,
@@ -169,7 +183,8 @@ def evaluate(
         split=split,
         uncovered=predictor.uncovered,
         images=images,
-        skipped=skipped,
+        skipped=len(skipped),
+        skipped_files=[{"path": s.path, "reason": s.reason} for s in skipped],
         seconds=time.perf_counter() - start,
     )
 
@@ -201,6 +216,20 @@ class EvalReport:
     def __str__(self) -> str:
         return "\n\n".join(result.format_table() for result in self.results)
 
+    def check_scored(self) -> None:
+        """`EvaluationError` when a dataset had no image that could be scored (its mIoU
+        would be undefined), naming the first files skipped and why."""
+        for result in self.results:
+            if result.images == 0:
+                shown = "; ".join(f"{s['path']}: {s['reason']}" for s in result.skipped_files[:3])
+                more = len(result.skipped_files) - 3
+                raise EvaluationError(
+                    f"{result.dataset or 'evaluation'}: nothing could be scored: all "
+                    f"{result.skipped} images were skipped ({shown}"
+                    + (f"; and {more} more" if more > 0 else "")
+                    + ")"
+                )
+
     def to_dict(self) -> dict[str, Any]:
         """`{dataset name: EvalResult.to_dict()}`."""
         return {r.dataset: r.to_dict() for r in self.results}
@@ -211,8 +240,8 @@ class EvalReport:
 
     def write_json(self, path: str | Path) -> Path:
         """Write `to_json(indent=None)` (compact: ADE-847's confusion matrix alone has
-        559,504 entries) to `path`, folders created; returns the path."""
+        559,504 entries) to `path`, folders created, atomically (`larvseg.atomic`);
+        returns the path."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.to_json(indent=None) + "\n", encoding="utf-8")
-        return path
+        return write_text(path, self.to_json(indent=None) + "\n")

@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from ..atomic import atomic_files
 from ..config import ModelConfig
 from ..errors import CheckpointError, InputError
 from ..extras import import_extra
@@ -43,7 +44,8 @@ def export_onnx(model: LarvSegModel, path: str | Path, opset: int = DEFAULT_OPSE
 
     Args:
         model: the network; exported from a float32 CPU copy in eval mode.
-        path: the `.onnx` file to write (parent folders are created).
+        path: the `.onnx` file to write (parent folders are created); written whole or
+            not at all (`larvseg.atomic.atomic_files`).
         opset: the ONNX opset (default 18, the first with anti-aliased Resize, which
             the ViT's position-embedding interpolation needs).
 
@@ -78,7 +80,9 @@ def export_onnx(model: LarvSegModel, path: str | Path, opset: int = DEFAULT_OPSE
     )
     program.model.metadata_props[CONFIG_KEY] = json.dumps(model.config.to_dict())
     program.model.metadata_props[PATCH_SIZE_KEY] = str(p)
-    program.save(path, external_data=False)  # torch still moves weights over 2 GB out
+    with atomic_files(path.parent, path.name) as staging:
+        # torch still moves weights over 2 GB out, to <name>.data beside the file
+        program.save(staging / path.name, external_data=False)
     return path
 
 

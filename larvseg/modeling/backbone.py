@@ -1,4 +1,4 @@
-"""ViT backbone: a timm model that turns an image batch into a patch feature grid."""
+"""ViT backbone: a timm ViT-family model that turns an image batch into a patch feature grid."""
 
 from __future__ import annotations
 
@@ -6,48 +6,11 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-import timm
 import torch
 from torch import nn
 
 from ..errors import BackboneError, InputError
 from .features import Features
-
-
-def create_timm_vit(
-    name: str, kwargs: dict[str, Any], num_classes: int, *, init_weights: bool = True
-) -> nn.Module:
-    """Create a timm ViT-family model with dynamic input size and random weights.
-
-    `init_weights=False` skips timm's weight initialisation where the model has the
-    switch (timm's `VisionTransformer`: `weight_init="skip"`), for weights that are
-    about to be replaced by a checkpoint's.
-
-    Raises:
-        BackboneError: if timm does not know `name` or the model is not ViT-like.
-    """
-    skip = {} if init_weights else {"weight_init": "skip"}
-    try:
-        model = timm.create_model(
-            name,
-            pretrained=False,
-            num_classes=num_classes,
-            dynamic_img_size=True,
-            **{**skip, **kwargs},
-        )
-    except RuntimeError as err:  # timm raises RuntimeError("Unknown model ...")
-        raise BackboneError(f"timm cannot build backbone {name!r}: {err}") from err
-    except TypeError as err:
-        if skip:  # a ViT-family model without the switch: build it as usual
-            return create_timm_vit(name, kwargs, num_classes)
-        raise BackboneError(
-            f"timm model {name!r} is not a ViT-family model with dynamic image size "
-            f"(or does not accept the arguments {sorted(kwargs)}): {err}"
-        ) from err
-    for attr in ("forward_features", "patch_embed", "num_prefix_tokens"):
-        if not hasattr(model, attr):
-            raise BackboneError(f"timm model {name!r} has no {attr!r}: not a plain ViT")
-    return model
 
 
 def check_stride(stride: int, patch_size: int) -> None:
@@ -93,6 +56,12 @@ class ViTBackbone(nn.Module):
         self.patch_size: int = int(patch[0] if isinstance(patch, (tuple, list)) else patch)
         self.num_prefix_tokens: int = int(vit.num_prefix_tokens)
         self.width: int = int(vit.num_features)
+        size = vit.patch_embed.img_size
+        self.fixed_size: int | None = (
+            None if getattr(vit, "dynamic_img_size", False) else int(size[0])
+        )
+        """The one input side the ViT runs at (BEiT: no position-embedding resizing);
+        None: any multiple of the patch size."""
 
     def forward(self, x: torch.Tensor, stride: int | None = None) -> torch.Tensor:
         return self.features(x, stride).grid
@@ -106,6 +75,11 @@ class ViTBackbone(nn.Module):
             raise BackboneError(
                 f"input size {height}x{width} is not a multiple of the patch size {p}"
             )
+        if self.fixed_size is not None and (height, width) != (self.fixed_size,) * 2:
+            raise InputError(
+                f"input size {height}x{width}: this backbone runs at "
+                f"{self.fixed_size}x{self.fixed_size} only (sliding windows of that side)"
+            )
         vit: Any = self.vit
         if stride is None or stride == p:
             tokens = vit.forward_features(x)
@@ -113,13 +87,14 @@ class ViTBackbone(nn.Module):
         else:
             check_stride(stride, p)
             conv = getattr(vit.patch_embed, "proj", None)
-            if not isinstance(conv, nn.Conv2d):
+            if not isinstance(conv, nn.Conv2d) or self.fixed_size is not None:
                 raise BackboneError(
-                    f"this backbone's patch embedding is not a convolution: it runs at "
-                    f"stride {p} only"
+                    f"stride {stride}: this backbone's patch embedding is not a convolution "
+                    f"over any input size: it runs at stride {p} only"
                 )
             with _conv_stride(conv, stride):
                 tokens = vit.forward_features(x)
         rows, cols = grid_length(height, p, stride), grid_length(width, p, stride)
         grid = tokens[:, self.num_prefix_tokens :].reshape(batch, rows, cols, tokens.shape[-1])
-        return Features(grid.permute(0, 3, 1, 2), vit.pool(tokens))
+        # timm's own pooling (its head's fc_norm was moved out): class token or mean
+        return Features(grid.permute(0, 3, 1, 2), vit.forward_head(tokens, pre_logits=True))

@@ -82,28 +82,29 @@ class CosineClassifier(nn.Module):
 
 
 class LinearClassifier(nn.Module):
-    """A classification head (pre-logits norm + linear layer) applied to every patch.
+    """A classification head (pre-logits norm + linear layer) applied to every location.
 
-    `norm` and `head` are timm's `fc_norm` and `head` of the source model, so the
-    logits of a patch equal timm's head applied to that patch token.
+    `norm` and `head` are the norm after the pooling (a GAP ViT's `fc_norm`, ConvNeXt's
+    head norm, or an identity) and the linear layer of the source model's head (an
+    `nn.Linear`, or BiT's 1x1 `nn.Conv2d`), so the logits of a location equal timm's head
+    applied to that location's features as if they were the pooled vector.
     """
 
-    def __init__(self, norm: nn.Module, head: nn.Linear) -> None:
+    def __init__(self, norm: nn.Module, head: nn.Linear | nn.Conv2d) -> None:
         super().__init__()
         self.norm = norm
         self.head = head
 
     @property
     def num_classes(self) -> int:
-        return int(self.head.out_features)
+        return int(self.head.weight.shape[0])
 
     def forward(
         self, features: torch.Tensor, class_indices: torch.Tensor | None = None
     ) -> torch.Tensor:
         tokens = self.norm(features.permute(0, 2, 3, 1))
-        if class_indices is None:
-            logits = self.head(tokens)
-        else:
-            bias = None if self.head.bias is None else self.head.bias[class_indices]
-            logits = F.linear(tokens, self.head.weight[class_indices], bias)
-        return logits.permute(0, 3, 1, 2)
+        weight, bias = self.head.weight.flatten(1), self.head.bias
+        if class_indices is not None:
+            weight = weight[class_indices]
+            bias = None if bias is None else bias[class_indices]
+        return F.linear(tokens, weight, bias).permute(0, 3, 1, 2)

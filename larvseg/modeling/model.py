@@ -17,15 +17,28 @@ from torch import nn
 
 from .. import __version__, hub
 from ..config import DEFAULT_MODEL, ModelConfig
-from ..errors import CheckpointError, ConfigError, InputError
-from .backbone import ViTBackbone, create_timm_vit
+from ..errors import BackboneError, CheckpointError, ConfigError, InputError
+from .backbone import ViTBackbone
 from .classifier import CosineClassifier, LinearClassifier
 from .features import Features
-from .timm_convert import checkpoint_config, is_timm_config, split_timm_vit, timm_state_dict
+from .map_backbone import MapBackbone
+from .timm_convert import (
+    checkpoint_config,
+    create_timm_model,
+    is_timm_config,
+    split_timm_classifier,
+    timm_family,
+    timm_state_dict,
+)
 
 
 class LarvSegModel(nn.Module):
-    """ViT backbone plus a cosine or linear dense classifier.
+    """A timm backbone plus a cosine or linear dense classifier.
+
+    The cosine classifier (LarvSeg's, trained by `larvseg-train`) sits on a ViT; a timm
+    classifier's own head (linear) is applied to every location of the final feature
+    map of any family in `timm_convert.FAMILIES` (ViTs, BEiT, Swin, ConvNeXt, BiT,
+    EfficientNetV2).
 
     `forward(x)`: normalised batch `(B, 3, H, W)` (H, W multiples of `patch_size`)
     -> logits `(B, C, H / p, W / p)` over all `C = config.num_classes` categories.
@@ -41,15 +54,25 @@ class LarvSegModel(nn.Module):
         super().__init__()
         self.config = config
         classifier: CosineClassifier | LinearClassifier
+        self.backbone: ViTBackbone | MapBackbone
+        self.timm_prefixes: dict[str, str]  # timm tensor names -> ours (`timm_state_dict`)
         name, kwargs = config.backbone, config.backbone_kwargs
         if config.classifier == "linear":
-            vit = create_timm_vit(name, kwargs, config.num_classes, init_weights=init_weights)
-            self.backbone, classifier = split_timm_vit(vit)
+            net = create_timm_model(name, kwargs, config.num_classes, init_weights=init_weights)
+            self.backbone, classifier, self.timm_prefixes = split_timm_classifier(net, name)
         else:
-            vit = create_timm_vit(name, kwargs, 0, init_weights=init_weights)
-            self.backbone = ViTBackbone(vit)
+            family = timm_family(name)
+            if not family.trainable:
+                raise BackboneError(
+                    f"{name!r} is a {family.name} model: the cosine classifier (training) "
+                    "needs a ViT-family backbone; other families are inference-only"
+                )
+            self.backbone = ViTBackbone(
+                create_timm_model(name, kwargs, 0, init_weights=init_weights)
+            )
             width = self.backbone.width
             classifier = CosineClassifier(width, config.embed_dim or width, config.num_classes)
+            self.timm_prefixes = {}
         self.classifier = classifier
 
     @classmethod
@@ -74,7 +97,7 @@ class LarvSegModel(nn.Module):
         model = cls.skeleton(checkpoint_config(raw, source))
         state = hub.read_weights(name_or_path)
         if is_timm_config(raw):
-            state = timm_state_dict(state)
+            state = timm_state_dict(state, model.timm_prefixes)
         try:  # the model takes the read tensors as its parameters: no second copy
             model.load_state_dict(state, strict=True, assign=True)
         except RuntimeError as err:
@@ -117,8 +140,14 @@ class LarvSegModel(nn.Module):
 
     @property
     def patch_size(self) -> int:
-        """Side `p` of the backbone's square patches, in pixels."""
+        """Side `p` of the backbone's square patches (a ViT) or output stride (a feature-map
+        backbone), in pixels."""
         return self.backbone.patch_size
+
+    @property
+    def window_size(self) -> int | None:
+        """The one window side the backbone runs at (BEiT), None for any."""
+        return self.backbone.fixed_size
 
     @property
     def device(self) -> torch.device:
@@ -150,9 +179,15 @@ class LarvSegModel(nn.Module):
             return Features(features.grid, features.grid.mean(dim=(2, 3)))
         return features
 
-    def classify(self, grid: torch.Tensor) -> torch.Tensor:
-        """Logits `(B, C, h, w)` of all classes at each location of `grid` `(B, D, h, w)`."""
-        return self.classifier(grid)
+    def classify(self, grid: torch.Tensor, classes: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits `(B, C, h, w)` of all classes at each location of `grid` `(B, D, h, w)`, or
+        those of `classes` `(C',)` only: a linear head scores just them, the cosine
+        classifier normalises over all classes first (`(B, C', h, w)` either way)."""
+        if classes is None:
+            return self.classifier(grid)
+        if isinstance(self.classifier, CosineClassifier):
+            return self.classifier(grid)[:, classes]
+        return self.classifier(grid, classes)
 
     def image_logits(self, features: Features) -> torch.Tensor:
         """Image-level logits `(B, C)`: the classifier applied to `features.image`, as timm's

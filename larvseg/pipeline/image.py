@@ -136,6 +136,10 @@ def _decode(source: Path | io.BytesIO, label: str) -> Image.Image:
             f"{label}: {err} If you trust this file, raise the limit before loading, e.g. "
             "PIL.Image.MAX_IMAGE_PIXELS = None"
         ) from err
+    except PermissionError as err:
+        raise ImageError(
+            f"{label}: cannot read it (permission denied); check the file's permissions"
+        ) from err
     except UnidentifiedImageError as err:
         raise ImageError(
             f"{label}: not an image Pillow can read (corrupt file or unsupported format); "

@@ -43,10 +43,21 @@ class ItemAssignment:
 
     @property
     def is_identity(self) -> bool:
-        """Whether class i is item i for every class (no vocabulary subset)."""
+        """Whether class i is item i for every class (no vocabulary subset), or, where
+        only some classes are decided among, for every decided one (a preselection)."""
+        decided = self.decided
+        if decided is not None:
+            return torch.equal(self.assignment[decided], decided)
         return len(self.assignment) == self.num_items and torch.equal(
             self.assignment, torch.arange(self.num_items, device=self.assignment.device)
         )
+
+    def restricted(self, classes: torch.Tensor) -> ItemAssignment:
+        """The same items with only `classes` `(S,)` under them (a preselection): in
+        closed mode only they are decided among, in open mode the others are unlabeled."""
+        kept = torch.full_like(self.assignment, -1)
+        kept[classes] = self.assignment[classes]
+        return ItemAssignment(kept, self.num_items, self.mode)
 
     @property
     def decided(self) -> torch.Tensor | None:
@@ -110,7 +121,7 @@ def label_pixels(
         )
     winners = upsampled_argmax(logits, out_size, k, span)
     if items.mode == "closed" and items.is_identity:  # each class its own item: no regrouping
-        labels = winners
+        labels = winners if decided is None else decided[winners]
         scores = upsampled_gather(logits, winners, _by_rows(_logsumexp, logits), span)
     else:
         labels = assignment[winners]

@@ -30,7 +30,7 @@ class LoadedImage:
 
 @dataclass(frozen=True)
 class FailedImage:
-    """A file that could not be read, and why."""
+    """A file that could not be read, and why (the reason, without the file's path)."""
 
     file: ImageFile
     error: str
@@ -50,8 +50,8 @@ class ImageFileDataset(Dataset[LoadedImage | FailedImage]):
         file = self.files[index]
         try:
             image = load_image(file.path)
-        except ImageError as err:
-            return FailedImage(file, str(err))
+        except ImageError as err:  # the reason alone: the record names the file already
+            return FailedImage(file, str(err).removeprefix(f"{file.path}: "))
         return LoadedImage(file, image, self.transform(image))
 
 

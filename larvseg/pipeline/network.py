@@ -50,15 +50,22 @@ class DenseNetwork(Protocol):
         """Where inputs must be."""
         ...
 
+    @property
+    def window_size(self) -> int | None:
+        """The one window side the network runs at (a fixed-size backbone such as BEiT);
+        None: any multiple of `patch_size`."""
+        ...
+
     def features(self, x: torch.Tensor, stride: int) -> Features:
         """Features of a normalised batch `(B, 3, H, W)` at `stride` (a divisor of `p`);
         `InputError` for a stride the network cannot run at."""
         ...
 
-    def classify(self, grid: torch.Tensor) -> torch.Tensor:
+    def classify(self, grid: torch.Tensor, classes: torch.Tensor | None = None) -> torch.Tensor:
         """Logits `(B, C, h', w)` of all classes at each location of `grid` `(B, D, h', w)`
         (all of `Features.grid` or a band of its rows; the result does not depend on how
-        the rows are banded)."""
+        the rows are banded); with `classes` `(C',)`, those columns of them only
+        `(B, C', h', w)`, as cheaply as the network can."""
         ...
 
     def image_logits(self, features: Features) -> torch.Tensor:
@@ -80,6 +87,11 @@ class WholeNetwork(ABC):
     def __call__(self, x: torch.Tensor, class_indices: torch.Tensor | None = None) -> torch.Tensor:
         """Logits `(B, C, H / p, W / p)` of a normalised batch `(B, 3, H, W)`."""
 
+    @property
+    def window_size(self) -> int | None:
+        """Any size."""
+        return None
+
     def features(self, x: torch.Tensor, stride: int) -> Features:
         """The logits, as a grid; `InputError` at a stride other than `p`."""
         if stride != self.patch_size:
@@ -88,9 +100,9 @@ class WholeNetwork(ABC):
             )
         return Features(self(x))
 
-    def classify(self, grid: torch.Tensor) -> torch.Tensor:
+    def classify(self, grid: torch.Tensor, classes: torch.Tensor | None = None) -> torch.Tensor:
         """The grid is already logits."""
-        return grid
+        return grid if classes is None else grid[:, classes]
 
     def image_logits(self, features: Features) -> torch.Tensor:
         """Refused: the whole network yields no image-level logits."""

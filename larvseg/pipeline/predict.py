@@ -18,7 +18,7 @@ from ..errors import InputError
 from .labeling import ItemAssignment, label_pixels
 from .network import DenseNetwork
 from .preprocess import InputTransform
-from .windows import window_logits
+from .windows import preselected_window_logits, window_logits
 
 
 def input_transform(model: DenseNetwork, size: int | None = None) -> InputTransform:
@@ -46,6 +46,9 @@ class PredictOptions:
             device's memory budget holds (`windows.memory_budget`).
         k: decoding candidates per patch; None = exact argmax of the upsampled logits.
         autocast_dtype: `torch.bfloat16` (or float16) to run the network under autocast.
+        preselect: only the image's top `preselect` image-level classes (each sliding
+            window's, united per image; `DenseNetwork.image_logits`) compete at each
+            location; in open mode pixels won by another class are unlabeled. None: all.
     """
 
     size: int | None = None
@@ -55,9 +58,10 @@ class PredictOptions:
     batch_size: int | None = None
     k: int | None = 8
     autocast_dtype: torch.dtype | None = None
+    preselect: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("size", "window", "window_step", "stride", "batch_size", "k"):
+        for name in ("size", "window", "window_step", "stride", "batch_size", "k", "preselect"):
             value = getattr(self, name)
             if value is not None:
                 check_count(name, value)
@@ -119,18 +123,43 @@ def predict_labels(
     stride = options.fit(model.patch_size)
     device = model.device
     decided = items.decided
-    logits = window_logits(
+    p = model.patch_size
+    window = options.window or model.window_size or max(p, round(transform.size / p) * p)
+    if model.window_size not in (None, window):
+        raise InputError(
+            f"window {window}: this network runs in windows of {model.window_size} pixels only"
+        )
+    keep = None if decided is None else decided.to(device)
+    span = model.patch_size // stride
+    arrays = [x[None].to(device) for x in inputs]
+    if options.preselect is None:
+        logits = window_logits(
+            model,
+            arrays,
+            window,
+            options.window_step,
+            stride=stride,
+            keep=keep,
+            batch_size=options.batch_size,
+            autocast_dtype=options.autocast_dtype,
+        )
+        return [
+            label_pixels(grid, items, image.shape[:2], options.k, span)
+            for image, grid in zip(images, logits, strict=True)
+        ]
+    preselected = preselected_window_logits(
         model,
-        [x[None].to(device) for x in inputs],
-        options.window or transform.size,
+        arrays,
+        window,
+        options.preselect,
         options.window_step,
         stride=stride,
-        keep=None if decided is None else decided.to(device),
+        keep=keep,
         batch_size=options.batch_size,
         autocast_dtype=options.autocast_dtype,
+        all_kept=items.mode == "open",
     )
-    span = model.patch_size // stride
     return [
-        label_pixels(grid, items, image.shape[:2], options.k, span)
-        for image, grid in zip(images, logits, strict=True)
+        label_pixels(grid, items.restricted(classes.cpu()), image.shape[:2], options.k, span)
+        for image, (grid, classes) in zip(images, preselected, strict=True)
     ]

@@ -119,21 +119,71 @@ def autocast_context(
     return contextlib.nullcontext()
 
 
-def _window_outputs(
-    model: DenseNetwork, crops: torch.Tensor, stride: int, keep: torch.Tensor | None
-) -> Iterator[tuple[slice, torch.Tensor]]:
-    """Logits of a batch of crops, `(rows, (B, h', w, C'))` per band of feature rows, the
-    bands small enough that each holds at most `LOGIT_BUDGET` logits (the whole grid at
-    once when it fits); `keep` selects classes after normalisation over all of them."""
-    features = model.features(crops, stride).grid
+def _banded_logits(
+    model: DenseNetwork, features: torch.Tensor, keep: torch.Tensor | None, subset: bool = False
+) -> list[tuple[slice, torch.Tensor]]:
+    """Logits of a batch's feature grid `(B, D, h, w)`, `(rows, (B, h', w, C'))` per band of
+    rows, the bands small enough that each holds at most `LOGIT_BUDGET` logits (the whole
+    grid at once when it fits); `keep` selects classes after normalisation over all,
+    by slicing all classes' logits or, with `subset`, by `classify(grid, keep)`."""
     batch, _, height, width = features.shape
-    classes = model.config.num_classes
+    classes = len(keep) if subset and keep is not None else model.config.num_classes
     band = max(1, LOGIT_BUDGET // max(1, batch * width * classes))
+    outputs = []
     for top in range(0, height, band):
         rows = slice(top, min(top + band, height))
         chunk = features if band >= height else features[:, :, rows]
-        logits = model.classify(chunk).float().permute(0, 2, 3, 1)
-        yield rows, logits if keep is None else logits[..., keep]
+        if subset:
+            logits = model.classify(chunk, keep).float().permute(0, 2, 3, 1)
+        else:
+            logits = model.classify(chunk).float().permute(0, 2, 3, 1)
+            logits = logits if keep is None else logits[..., keep]
+        outputs.append((rows, logits))
+    return outputs
+
+
+def _top_classes(scores: torch.Tensor, among: torch.Tensor | None, k: int) -> torch.Tensor:
+    """The `k` best classes `(B, k)` of image logits `(B, C)`, among `among` `(C',)` only."""
+    if among is not None:
+        return among[scores[:, among].topk(min(k, len(among)), dim=1).indices]
+    return scores.topk(min(k, scores.shape[1]), dim=1).indices
+
+
+class _Accumulator:
+    """Sums (and counts) window logits into each image's grid."""
+
+    def __init__(self, sizes: list[tuple[int, int]], windows: list[Window], p: int, stride: int):
+        self.sizes, self.p, self.stride = sizes, p, stride
+        self.windows_per_image = Counter(w.image for w in windows)
+        self.sums: list[torch.Tensor | None] = [None] * len(sizes)
+        self.counts: list[torch.Tensor | None] = [None] * len(sizes)  # None: a single window
+
+    def add(self, batch: list[Window], outputs: list[tuple[slice, torch.Tensor]]) -> None:
+        """Add the banded logits `outputs` (`(rows, (B, h', w, C'))`) of `batch`."""
+        p, stride = self.p, self.stride
+        for i, w in enumerate(batch):
+            if self.windows_per_image[w.image] == 1:
+                self.sums[w.image] = torch.cat([out[i] for _, out in outputs]).contiguous()
+                continue
+            total, count = self.sums[w.image], self.counts[w.image]
+            if total is None or count is None:
+                h, wd = (grid_length(n, p, stride) for n in self.sizes[w.image])
+                first = outputs[0][1]
+                total = self.sums[w.image] = first.new_zeros(h, wd, first.shape[-1])
+                count = self.counts[w.image] = first.new_zeros(h, wd, 1)
+            top, left = w.top // stride, w.left // stride
+            cols = slice(left, left + grid_length(w.width, p, stride))
+            for rows, out in outputs:
+                total[top + rows.start : top + rows.stop, cols] += out[i]
+            count[top : top + grid_length(w.height, p, stride), cols] += 1
+
+    def averages(self) -> list[torch.Tensor]:
+        """Each image's logits, overlapping windows averaged."""
+        return [
+            total if count is None else total / count
+            for total, count in zip(self.sums, self.counts, strict=True)
+            if total is not None
+        ]
 
 
 @torch.inference_mode()
@@ -169,6 +219,59 @@ def window_logits(
     Returns:
         One float32 tensor `(h, w, C')` per image; overlapping windows are averaged.
     """
+    logits, _ = _window_pass(
+        model, images, window, step, stride, keep, batch_size, autocast_dtype, None, False
+    )
+    return logits
+
+
+@torch.inference_mode()
+def preselected_window_logits(
+    model: DenseNetwork,
+    images: Sequence[torch.Tensor],
+    window: int,
+    preselect: int,
+    step: int | None = None,
+    *,
+    stride: int | None = None,
+    keep: torch.Tensor | None = None,
+    batch_size: int | None = None,
+    autocast_dtype: torch.dtype | None = None,
+    all_kept: bool = False,
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """`window_logits` of each image's preselected classes only: the union over its
+    windows of each window's top `preselect` classes by `DenseNetwork.image_logits`
+    (among `keep`). Windows' features are kept until every window has run, then only
+    the preselected classes are scored (`DenseNetwork.classify(grid, classes)`).
+
+    Args:
+        all_kept: score all of `keep` all the same (open mode: the others still compete,
+            and win pixels that stay unlabeled).
+
+    Returns:
+        Per image: logits `(h, w, S)` and the sorted classes `(S,)` they are of (all of
+        `keep` with `all_kept`: logits `(h, w, C')`).
+    """
+    logits, selected = _window_pass(
+        model, images, window, step, stride, keep, batch_size, autocast_dtype, preselect, all_kept
+    )
+    return list(zip(logits, selected, strict=True))
+
+
+def _window_pass(
+    model: DenseNetwork,
+    images: Sequence[torch.Tensor],
+    window: int,
+    step: int | None,
+    stride: int | None,
+    keep: torch.Tensor | None,
+    batch_size: int | None,
+    autocast_dtype: torch.dtype | None,
+    preselect: int | None,
+    all_kept: bool,
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Each image's averaged logits and, with `preselect`, its preselected classes (else
+    none)."""
     p = model.patch_size
     stride = p if stride is None else stride
     check_stride(stride, p)
@@ -177,11 +280,11 @@ def window_logits(
         raise InputError(f"window {window} and step {step} must be multiples of the patch size {p}")
     sizes = [(int(x.shape[-2]), int(x.shape[-1])) for x in images]
     windows = tile_windows(sizes, window, step)
-    windows_per_image = Counter(w.image for w in windows)
-    sums: list[torch.Tensor | None] = [None] * len(images)
-    counts: list[torch.Tensor | None] = [None] * len(images)  # None: a single window
+    accumulator = _Accumulator(sizes, windows, p, stride)
     device = images[0].device
     classes = model.config.num_classes
+    chosen = torch.zeros(len(images), classes, dtype=torch.bool, device=device)
+    stored: list[tuple[list[Window], torch.Tensor]] = []
 
     def cost(w: Window) -> int:
         tokens = grid_length(w.height, p, stride) * grid_length(w.width, p, stride)
@@ -195,23 +298,23 @@ def window_logits(
             ]
         )
         with autocast_context(device, autocast_dtype):
-            outputs = list(_window_outputs(model, crops, stride, keep))
-        for i, w in enumerate(batch):
-            if windows_per_image[w.image] == 1:
-                sums[w.image] = torch.cat([out[i] for _, out in outputs]).contiguous()
-                continue
-            total, count = sums[w.image], counts[w.image]
-            if total is None or count is None:
-                h, wd = (grid_length(n, p, stride) for n in sizes[w.image])
-                total = sums[w.image] = outputs[0][1].new_zeros(h, wd, outputs[0][1].shape[-1])
-                count = counts[w.image] = outputs[0][1].new_zeros(h, wd, 1)
-            top, left = w.top // stride, w.left // stride
-            cols = slice(left, left + grid_length(w.width, p, stride))
-            for rows, out in outputs:
-                total[top + rows.start : top + rows.stop, cols] += out[i]
-            count[top : top + grid_length(w.height, p, stride), cols] += 1
-    return [
-        total if count is None else total / count
-        for total, count in zip(sums, counts, strict=True)
-        if total is not None
-    ]
+            features = model.features(crops, stride)
+            scored = preselect is None or all_kept
+            outputs = _banded_logits(model, features.grid, keep) if scored else []
+            if preselect is not None:
+                top = _top_classes(model.image_logits(features).float(), keep, preselect)
+        if outputs:
+            accumulator.add(batch, outputs)
+        else:
+            stored.append((batch, features.grid))
+        if preselect is not None:
+            for i, w in enumerate(batch):
+                chosen[w.image, top[i]] = True
+    selected = [row.nonzero().squeeze(1) for row in chosen] if preselect is not None else []
+    for batch, grid in stored:  # each window scores the classes chosen for its image
+        for image in sorted({w.image for w in batch}):
+            rows = [i for i, w in enumerate(batch) if w.image == image]
+            with autocast_context(device, autocast_dtype):
+                outputs = _banded_logits(model, grid[rows], selected[image], subset=True)
+            accumulator.add([batch[i] for i in rows], outputs)
+    return accumulator.averages(), selected

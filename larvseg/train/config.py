@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import yaml
 
+from ..atomic import write_text
 from ..config import DEFAULT_MODEL
 from ..dataclass_io import read_dataclass, to_plain
 from ..errors import DataError
@@ -277,8 +278,8 @@ class TrainConfig:
         return to_plain(self)
 
     def dump(self, path: str | Path) -> None:
-        """Write the configuration as YAML."""
-        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False), encoding="utf-8")
+        """Write the configuration as YAML (atomically, `larvseg.atomic`)."""
+        write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:

@@ -161,8 +161,8 @@ def test_a_folder_is_segmented_recursively_and_a_bad_file_ends_in_the_summary(
             "reason": summary["failed"][0]["reason"],
         }
     ]
-    assert "broken.jpg" in summary["failed"][0]["reason"]
-    assert "broken.jpg" in capsys.readouterr().err
+    assert summary["failed"][0]["reason"].startswith("not an image Pillow can read")
+    assert capsys.readouterr().err.count("broken.jpg") == 1  # the failure line names it once
 
 
 def test_fail_fast_stops_at_the_first_bad_file(
@@ -190,3 +190,16 @@ def test_fail_fast_stops_at_the_first_bad_file(
     summary = json.loads((out / "larvseg-summary.json").read_text())
     assert len(summary["failed"]) == 1 and summary["segmented"] == 0  # broken.jpg sorts first
     assert not list(out.glob("*_labels.png"))
+
+
+def test_preselect_one_gives_one_category_per_image(
+    timm_checkpoint: Path, real_images, tmp_path
+) -> None:
+    """A single window per image (--size 64 on a square crop) and --preselect 1: the
+    whole image is the window's top image-level class."""
+    photo = tmp_path / "square.png"
+    Image.open(real_images[0]).convert("RGB").resize((64, 64)).save(photo)
+    args = ["segment", str(photo), "--model", str(timm_checkpoint), "--device", "cpu"]
+    assert main([*args, "--size", "64", "--preselect", "1", "-o", str(tmp_path / "out")]) == 0
+    info = json.loads((tmp_path / "out" / "square.json").read_text())
+    assert len(info["categories"]) == 1

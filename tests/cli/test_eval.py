@@ -139,3 +139,20 @@ def test_the_papers_base_classes(
     capsys.readouterr()
     assert main([*argv, "--base-classes", "paper:coco-stuff-171"]) == 2
     assert "the paper has no class sets of 'coco-stuff-171'" in capsys.readouterr().err
+
+
+def test_preselect_keeps_the_answer_when_the_top_class_wins_everywhere(
+    dog_model: str, benchmark_tree: Callable[..., Path], tmp_path: Path
+) -> None:
+    """Dog is also the image-level top class of `dog_everywhere`: `--preselect 1` scores the
+    same as all classes competing."""
+    maps = [blocks([[127, 1, 0], [127, 127, 1]])]
+    root = benchmark_tree(tmp_path / "data", "ade-150", maps)
+    argv = ["eval", "--dataset", "ade-150", "--root", str(root), "--model", dog_model]
+    argv += ["--allow-uncovered", "--size", "64"]
+    scores = []
+    for extra in ([], ["--preselect", "1"]):
+        out = tmp_path / f"scores{len(extra)}.json"
+        assert main([*argv, *extra, "--json", str(out)]) == 0
+        scores.append(json.loads(out.read_text())["ade-150"]["confusion"])
+    assert scores[0] == scores[1] and np.array(scores[0]).sum() == 16 * 16 * 5  # 0 is unlabelled

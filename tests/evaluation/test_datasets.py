@@ -12,6 +12,7 @@ from PIL import Image
 
 from larvseg.errors import DataError
 from larvseg.evaluation.datasets import benchmark_dataset
+from larvseg.evaluation.runner import Skipped
 from larvseg.vocab.benchmarks import classes, wnids
 
 WALL, PERSON, DOG = "n04546855", "n00007846", "n02084071"
@@ -24,7 +25,7 @@ def stored(rows: list[list[int]]) -> np.ndarray:
 def test_ade150_values_shift_down_and_0_is_ignored(
     benchmark_tree: Callable[..., Path], tmp_path: Path
 ) -> None:
-    maps = [stored([[0, 1, 127], [150, 255, 200]]), stored([[1, 1], [2, 3]])]
+    maps = [stored([[0, 1, 127], [150, 255, 0]]), stored([[1, 1], [2, 3]])]
     root = benchmark_tree(tmp_path, "ade-150", maps)
     for given in (root, root / "ADEChallengeData2016"):  # the download or its parent
         data = benchmark_dataset("ade-150", given)
@@ -106,4 +107,29 @@ def test_unreadable_image_is_skipped(benchmark_tree: Callable[..., Path], tmp_pa
     root = benchmark_tree(tmp_path, "ade-150", [stored([[1]]), stored([[2]])])
     (root / "ADEChallengeData2016/images/validation/000000000000.jpg").write_bytes(b"not a jpeg")
     data = benchmark_dataset("ade-150", root)
-    assert data.read(0) is None and data.read(1) is not None
+    assert data.read(0) == Skipped(
+        str(root / "ADEChallengeData2016/images/validation/000000000000.jpg"),
+        "not an image Pillow can read (corrupt file or unsupported format); re-export it as "
+        "JPEG or PNG",
+    )
+    assert isinstance(data.read(1), tuple)
+
+
+def test_label_maps_that_do_not_fit_are_named_with_why(
+    benchmark_tree: Callable[..., Path], tmp_path: Path
+) -> None:
+    maps = [stored([[1, 200], [151, 255]]), stored([[1, 2]]), stored([[1]])]
+    root = benchmark_tree(tmp_path, "ade-150", maps)
+    labels = root / "ADEChallengeData2016/annotations/validation"
+    Image.fromarray(np.ones((8, 16), np.uint8)).save(labels / "000000000002.png")
+    data = benchmark_dataset("ade-150", root)
+    assert data.read(0) == Skipped(
+        str(labels / "000000000000.png"),
+        "128 pixels hold values outside the class list (0..150): 151, 200; is it a label map "
+        "of ade-150?",
+    )  # 255 (ignored in 8-bit maps) is not counted
+    assert isinstance(data.read(1), tuple)
+    assert data.read(2) == Skipped(
+        str(labels / "000000000002.png"),
+        "the label map is 16x8 but its image 000000000002.jpg is 8x8",
+    )

@@ -95,7 +95,7 @@ def test_table_and_json() -> None:
     table = result.format_table()
     assert "mIoU 64.44% | base 55.00% | novel 83.33%" in table  # the JSON's 0.6444...
     assert "base / novel: base classes named by a test" in table
-    assert "2 images in 4.0 s (0.50 images/s), 1 unreadable images skipped" in table
+    assert "2 images in 4.0 s (0.50 images/s), 1 images skipped" in table
     assert "* 1 classes cover no model category" in table
     last = table.splitlines()[-1].split()
     assert last[:3] == [WNIDS[3], "motor_scooter.n.01", "novel*"]
@@ -122,6 +122,7 @@ def test_json_schema() -> None:
         "uncovered",
         "images",
         "skipped",
+        "skipped_files",
         "seconds",
         "per_class",
         "confusion",

@@ -72,7 +72,10 @@ def test_evaluate_constant_prediction(
     assert result.miou_novel == 0.0
     assert result.pixel_accuracy == pytest.approx(dog)
     assert (result.images, result.skipped, result.split) == (2, 1, "cat and dog are base")
-    assert result.seconds > 0 and "1 unreadable images skipped" in result.format_table()
+    assert result.seconds > 0 and "1 images skipped" in result.format_table()
+    assert result.skipped_files == [
+        {"path": "item 2", "reason": "a bad sample (see the warning above)"}
+    ]
 
 
 def test_uncovered_classes_are_scored_and_named_in_the_json(

@@ -24,7 +24,8 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from ...errors import DataError, ImageError
+from ...atomic import check_output_folder
+from ...errors import DataError, ImageError, OutputError
 from ...evaluation.labelmaps import (
     IGNORE_INDEX,
     class_wnids,
@@ -281,17 +282,24 @@ def build_dataset(
     maps = config.format == "files" and config.kind != "singlelabel" and not config.labels_file
     value_classes = read_class_list(config.classes, where) if maps else None
     if config.format == "hf":
-        store: SampleStore = HFSamples(config, where)
+        store: SampleStore = HFSamples(config, where, bad_samples)
         return SourceDataset(config, store, None, mean, std, train, seed, bad_samples)
     index_file = None if index_dir is None else index_path(config, index_dir)
+    if index_file is not None:
+        try:  # before listing, which may take hours
+            check_output_folder(index_file.parent, "data.index_dir")
+        except OutputError as err:
+            raise DataError(f"{err}; set data.index_dir to a writable folder, or null") from err
     index = None if index_file is None else load_index(index_file, where)
     if index is None:
         started = time.time_ns()
-        lister = list_shards if config.format == "webdataset" else list_files
-        index = lister(config, where)
+        if config.format == "webdataset":
+            index = list_shards(config, where, bad_samples)
+        else:
+            index = list_files(config, where)
         if isinstance(config.classes, str) and not config.classes.startswith(BENCHMARK_PREFIX):
             index.stamps[os.path.abspath(config.classes)] = stamp(config.classes, started)
-        if index_file is not None:
+        if index_file is not None and not index.damaged:
             index.save(index_file)
             log.info("%s: %d samples listed, index written to %s", where, len(index), index_file)
     else:

@@ -11,8 +11,10 @@ Arrow is random access, so no index file is written: the labels column is read o
 
 from __future__ import annotations
 
+import json
+import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -20,17 +22,19 @@ from ...errors import DataError, ImageError
 from ...evaluation.labelmaps import read_class_list
 from ...pipeline.image import load_image
 from .formats import decode_image, extra_module
-from .index import labels_at, resolve_samples
+from .index import DataWarning, labels_at, resolve_samples
 
 if TYPE_CHECKING:
     from ..config import DataSourceConfig
 
 IMAGE_COLUMN = "image"
+STATE_FILE, INFO_FILE = "state.json", "dataset_info.json"  # save_to_disk's metadata
 LABEL_COLUMNS = ("label", "labels")
 
 
-def _open(folder: str, where: str) -> Any:
-    """The `datasets.Dataset` saved in `folder`; DataError for anything else."""
+def _open(folder: str, where: str, bad_samples: Literal["skip", "fail"]) -> Any:
+    """The `datasets.Dataset` saved in `folder`; DataError for anything else, naming the
+    damaged file of a damaged one (see `_open_damaged`)."""
     datasets = extra_module("datasets", where)
     try:
         dataset = datasets.load_from_disk(folder)
@@ -39,12 +43,70 @@ def _open(folder: str, where: str) -> Any:
             f"{where}: {folder} is not a dataset written by save_to_disk ({err}); convert one "
             "with datasets.load_dataset(...).save_to_disk(folder)"
         ) from err
+    except (OSError, ValueError) as err:  # a damaged Arrow file (ArrowInvalid) or JSON metadata
+        dataset = _open_damaged(datasets, Path(folder), where, bad_samples, err)
     if isinstance(dataset, datasets.DatasetDict):
         raise DataError(
             f"{where}: {folder} holds the splits {list(dataset)}; point `images` at one of "
             f"them, e.g. {Path(folder) / next(iter(dataset))}"
         )
     return dataset
+
+
+def _open_damaged(
+    datasets: Any, folder: Path, where: str, bad_samples: Literal["skip", "fail"], err: Exception
+) -> Any:
+    """Find what `load_from_disk` could not read: a metadata file (DataError naming it) or
+    Arrow files (DataError naming the first; with `bad_samples="skip"`, the others are
+    read and a `DataWarning` counts the files skipped and the rows read)."""
+    again = "write it again with save_to_disk"
+    parsed = {}
+    for name in (STATE_FILE, INFO_FILE):
+        try:
+            parsed[name] = json.loads((folder / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as bad:
+            raise DataError(
+                f"{where}: {folder / name} is damaged ({_describe(bad)}); {again}"
+            ) from bad
+    try:
+        files = [str(entry["filename"]) for entry in parsed[STATE_FILE]["_data_files"]]
+    except (KeyError, TypeError) as bad:
+        raise DataError(
+            f"{where}: {folder / STATE_FILE} does not list the Arrow files ({_describe(bad)}); "
+            f"{again}"
+        ) from bad
+    good, damaged = [], {}
+    for name in files:
+        try:
+            good.append(datasets.Dataset.from_file(str(folder / name)))
+        except (OSError, ValueError) as bad:
+            damaged[name] = _describe(bad)
+    if not damaged:
+        raise DataError(
+            f"{where}: the dataset in {folder} is damaged ({_describe(err)}); {again}"
+        ) from err
+    first = next(iter(damaged))
+    message = (
+        f"{where}: {len(damaged)} of the {len(files)} Arrow files of {folder} are damaged, "
+        f"e.g. {folder / first} ({damaged[first]})"
+    )
+    if bad_samples == "fail" or not good:
+        raise DataError(
+            f"{message}; {again}"
+            + (", or set data.bad_samples: skip to read the others" if good else "")
+        ) from err
+    dataset = datasets.concatenate_datasets(good)
+    warnings.warn(
+        f"{message}; skipped (data.bad_samples: skip): {len(dataset)} rows read from the others",
+        DataWarning,
+        stacklevel=3,
+    )
+    return dataset
+
+
+def _describe(err: Exception) -> str:
+    """An exception as `Type: message` on one line (pyarrow's messages name the file)."""
+    return f"{type(err).__name__}: {' '.join(str(err).split())}"
 
 
 def _class_names(feature: Any) -> list[str | None] | None:
@@ -57,18 +119,26 @@ def _class_names(feature: Any) -> list[str | None] | None:
 class HFSamples:
     """The samples of a `format: hf` source: rows of a memory-mapped Arrow dataset."""
 
-    def __init__(self, config: DataSourceConfig, where: str) -> None:
+    def __init__(
+        self, config: DataSourceConfig, where: str, bad_samples: Literal["skip", "fail"] = "fail"
+    ) -> None:
         pa, compute = extra_module("pyarrow", where), extra_module("pyarrow.compute", where)
         datasets = extra_module("datasets", where)
         self.folder = config.images
-        dataset = _open(config.images, where)
+        dataset = _open(config.images, where, bad_samples)
         columns = [c for c in LABEL_COLUMNS if c in dataset.column_names]
         if IMAGE_COLUMN not in dataset.column_names or not columns:
             raise DataError(
                 f"{where}: {config.images} has columns {dataset.column_names}; expected "
                 f"{IMAGE_COLUMN!r} and one of {list(LABEL_COLUMNS)}"
             )
-        column = dataset.data.column(columns[0]).combine_chunks()
+        try:
+            column = dataset.data.column(columns[0]).combine_chunks()
+        except (OSError, ValueError) as err:
+            raise DataError(
+                f"{where}: cannot read the labels of {config.images} ({_describe(err)}); write "
+                "the dataset again with save_to_disk"
+            ) from err
         if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
             counts = compute.list_value_length(column).fill_null(0).to_numpy()
             values = compute.list_flatten(column)
@@ -105,7 +175,10 @@ class HFSamples:
         return None
 
     def _cell(self, index: int) -> dict[str, Any]:
-        cell = self.dataset[index][IMAGE_COLUMN]
+        try:
+            cell = self.dataset[index][IMAGE_COLUMN]
+        except (OSError, ValueError) as err:  # the row's Arrow data is damaged
+            raise ImageError(f"{self.path(index)}: cannot read the row ({_describe(err)})") from err
         if not cell or not (cell.get("bytes") or cell.get("path")):
             raise ImageError(f"{self.path(index)}: the row has no image")
         return cell

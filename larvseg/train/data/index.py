@@ -18,14 +18,16 @@ import json
 import logging
 import os
 import time
+import warnings
 from array import array
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ...atomic import atomic_path
 from ...errors import DataError
 
 if TYPE_CHECKING:
@@ -48,6 +50,11 @@ LISTING_FIELDS = (
 RACY_NS = 2_000_000_000
 """Folders changed this close to the listing are not trusted next time (same-tick edits)."""
 log = logging.getLogger(__name__)
+
+
+class DataWarning(UserWarning):
+    """Damaged data that was worked around: an index cache listed again, a damaged shard's
+    lost samples skipped (`data.bad_samples: skip`); the message names the file."""
 
 
 def stamp(path: str | Path, started: int) -> list[int]:
@@ -118,6 +125,8 @@ class SourceIndex:
             None (files).
         stamps: `{path: [mtime_ns, size]}` of what the listing read; 0 = changed too
             close to the listing to be trusted.
+        damaged: files whose damage lost samples (skipped with a `DataWarning`); an
+            index with any is never cached, so that every run warns again.
     """
 
     classes: list[str]
@@ -129,6 +138,7 @@ class SourceIndex:
     label_ends: np.ndarray | None
     members: np.ndarray | None
     stamps: dict[str, list[int]]
+    damaged: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.name_ends)
@@ -168,11 +178,9 @@ class SourceIndex:
             "stamps": self.stamps,
         }
         encoded = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
         arrays: dict[str, Any] = {"meta": encoded, **self.arrays()}
-        with partial.open("wb") as file:
+        with atomic_path(path) as partial, partial.open("wb") as file:
             np.savez(file, **arrays)
-        os.replace(partial, path)
 
     @classmethod
     def load(cls, path: Path) -> SourceIndex:
@@ -361,15 +369,21 @@ def changed(stamps: dict[str, list[int]]) -> str | None:
 
 
 def load_index(path: Path, where: str) -> SourceIndex | None:
-    """The index cached at `path`, or None when missing, unreadable or out of date (logged)."""
+    """The index cached at `path`, or None when missing, out of date (logged) or damaged
+    (empty, truncated, corrupt: a `DataWarning`, and the source is listed again)."""
     if not path.is_file():
         return None
     try:
         index = SourceIndex.load(path)
-    except (OSError, ValueError, KeyError) as err:
-        log.warning("%s: index %s is unreadable (%s); listing the source again", where, path, err)
+        stale = changed(index.stamps)
+    except Exception as err:  # a damaged cache is never trusted, whatever numpy/zipfile raise
+        warnings.warn(
+            f"{where}: index cache {path} is damaged ({type(err).__name__}: {err}); listing "
+            "the source again",
+            DataWarning,
+            stacklevel=2,
+        )
         return None
-    stale = changed(index.stamps)
     if stale is not None:
         log.info("%s: %s changed since it was indexed; listing the source again", where, stale)
         return None

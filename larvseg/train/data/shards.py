@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 import tarfile
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from tqdm import tqdm
@@ -24,7 +25,7 @@ from tqdm import tqdm
 from ...errors import DataError, ImageError
 from ...evaluation.labelmaps import read_class_list
 from .formats import decode_image, extra_module
-from .index import IndexBuilder, SourceIndex
+from .index import DataWarning, IndexBuilder, SourceIndex
 
 if TYPE_CHECKING:
     from ..config import DataSourceConfig
@@ -56,13 +57,21 @@ def shard_paths(images: str, where: str) -> list[Path]:
 
 
 def _samples(
-    tar: tarfile.TarFile, split: Callable[[str], tuple[str | None, str | None]]
+    tar: tarfile.TarFile, split: Callable[[str], tuple[str | None, str | None]], cut: list[str]
 ) -> Iterator[tuple[str, dict[str, tarfile.TarInfo]]]:
     """`(key, {extension: member})` of consecutive members sharing a key (metadata
-    members `__*__` and non-files skipped)."""
+    members `__*__` and non-files skipped). A header cut short ends the listing, its
+    reason appended to `cut`."""
     key: str | None = None
     group: dict[str, tarfile.TarInfo] = {}
-    for member in tar:
+    while True:
+        try:
+            member = tar.next()
+        except tarfile.ReadError as err:  # a header cut short or damaged
+            cut.append(f"a tar header is damaged ({err})")
+            break
+        if member is None:
+            break
         name = os.path.basename(member.name)
         if not member.isreg() or (name.startswith("__") and name.endswith("__")):
             continue
@@ -78,40 +87,106 @@ def _samples(
         yield key, group
 
 
-def list_shards(config: DataSourceConfig, where: str) -> SourceIndex:
-    """Index every sample of the shards: image member offsets and sizes, labels."""
+def list_shards(
+    config: DataSourceConfig, where: str, bad_samples: Literal["skip", "fail"] = "fail"
+) -> SourceIndex:
+    """Index every sample of the shards: image member offsets and sizes, labels.
+
+    A shard cut short (its last members, or its end-of-archive blocks, missing: tarfile
+    alone would stop there without a word) raises `DataError` naming it; with
+    `bad_samples="skip"` its complete samples are kept, the lost ones are counted in a
+    `DataWarning`, and the shard is listed in the index's `damaged`.
+    """
     split = extra_module("webdataset.tariterators", where).base_plus_ext
     builder = IndexBuilder()
     if Path(config.images).is_dir():
         builder.stamp(config.images)
     shards = shard_paths(config.images, where)
+    damaged = []
     bar = tqdm(shards, desc=f"indexing {config.name}", unit="shard", leave=False, disable=None)
     for shard in bar:
         builder.stamp(shard)
         shard_id = builder.folder(str(shard))
         try:
             with tarfile.open(shard, "r:") as tar:
-                for key, group in _samples(tar, split):
-                    image = next((e for e in IMAGE_EXTENSIONS if e in group), None)
-                    if image is None or LABEL_EXTENSION not in group:
+                cut: list[str] = []
+                groups = list(_samples(tar, split, cut))
+                kept, lost = _complete(groups, tar.offset, os.path.getsize(shard), cut)
+                if lost is not None:
+                    message = f"{where}: shard {shard} is cut short: {lost}"
+                    if bad_samples == "fail":
                         raise DataError(
-                            f"{where}: sample {key} of {shard} has {sorted(group)}; it needs an "
-                            f"image ({', '.join(IMAGE_EXTENSIONS)}) and its labels "
-                            f"({LABEL_EXTENSION})"
+                            f"{message}; write or download it again, or set "
+                            "data.bad_samples: skip to keep its complete samples"
                         )
-                    labels = tar.extractfile(group[LABEL_EXTENSION])
-                    text = labels.read().decode("utf-8") if labels else ""
-                    member = group[image]
-                    builder.add(
-                        shard_id,
-                        os.path.basename(member.name),
-                        text.replace(",", " ").split(),
-                        (member.offset_data, member.size),
+                    warnings.warn(
+                        f"{message}; skipped (data.bad_samples: skip)", DataWarning, stacklevel=2
+                    )
+                    damaged.append(str(shard))
+                for key, group in kept:
+                    _add_sample(
+                        builder, shard_id, tar, key, group, f"{where}: sample {key} of {shard}"
                     )
         except (tarfile.TarError, UnicodeDecodeError) as err:
             raise DataError(f"{where}: cannot read shard {shard}: {err}") from err
     raw = read_class_list(config.classes, where)
-    return builder.build(raw, where, single=config.kind == "singlelabel", join=member_path)
+    index = builder.build(raw, where, single=config.kind == "singlelabel", join=member_path)
+    index.damaged = damaged
+    return index
+
+
+def _complete(
+    groups: list[tuple[str, dict[str, tarfile.TarInfo]]], end: int, size: int, cut: list[str]
+) -> tuple[list[tuple[str, dict[str, tarfile.TarInfo]]], str | None]:
+    """The samples of a shard of `size` bytes whose members all lie inside it, and what
+    was lost (None when the shard is whole: no damaged header (`cut`) and the two zero
+    blocks that end every tar follow `end`, the offset after its last member)."""
+    if not cut and size >= end + 2 * tarfile.BLOCKSIZE:
+        return groups, None
+    last = len(groups) - 1
+    kept = [
+        (key, group)
+        for i, (key, group) in enumerate(groups)
+        if all(m.offset_data + m.size <= size for m in group.values())
+        and (i < last or _usable(group))  # the last may have lost members never listed
+    ]
+    inside = all(m.offset_data + m.size <= size for _, group in groups for m in group.values())
+    where = cut[0] if cut and inside else f"it ends at byte {size}, inside its data"
+    lost = len(groups) - len(kept)
+    return (
+        kept,
+        f"{where}; {lost} of its {len(groups)} samples listed, and any after them, are lost",
+    )
+
+
+def _usable(group: dict[str, tarfile.TarInfo]) -> bool:
+    return LABEL_EXTENSION in group and any(e in group for e in IMAGE_EXTENSIONS)
+
+
+def _add_sample(
+    builder: IndexBuilder,
+    shard_id: int,
+    tar: tarfile.TarFile,
+    key: str,
+    group: dict[str, tarfile.TarInfo],
+    name: str,
+) -> None:
+    """Add one sample: its image member's offset and size, its labels from `cls`."""
+    image = next((e for e in IMAGE_EXTENSIONS if e in group), None)
+    if image is None or LABEL_EXTENSION not in group:
+        raise DataError(
+            f"{name} has {sorted(group)}; it needs an image ({', '.join(IMAGE_EXTENSIONS)}) "
+            f"and its labels ({LABEL_EXTENSION})"
+        )
+    labels = tar.extractfile(group[LABEL_EXTENSION])
+    text = labels.read().decode("utf-8") if labels else ""
+    member = group[image]
+    builder.add(
+        shard_id,
+        os.path.basename(member.name),
+        text.replace(",", " ").split(),
+        (member.offset_data, member.size),
+    )
 
 
 class ShardSamples:

@@ -20,13 +20,13 @@ import os
 import pickle
 import random
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from ...atomic import atomic_path, fsync_folder, write_text
 from ...config import ModelConfig
 from ...modeling.model import LarvSegModel
 from ..errors import ResumeError
@@ -61,17 +61,6 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _atomic(path: Path, write: Callable[[Path], object]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def save_checkpoint(
     output_dir: Path, iteration: int, state: dict[str, Any], model: LarvSegModel, keep: int
 ) -> Path:
@@ -79,8 +68,9 @@ def save_checkpoint(
     folder = output_dir / CHECKPOINT_DIR
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"iter_{iteration:08d}.pt"
-    _atomic(path, lambda tmp: torch.save(state, tmp))
-    _atomic(folder / LATEST, lambda tmp: tmp.write_text(path.name, encoding="utf-8"))
+    with atomic_path(path, durable=True) as temporary:
+        torch.save(state, temporary)
+    write_text(folder / LATEST, path.name, durable=True)
     export_model(model, output_dir / MODEL_DIR)
     for old in sorted(folder.glob("iter_*.pt"))[:-keep]:
         old.unlink()
@@ -94,15 +84,13 @@ def export_model(model: LarvSegModel, target: Path, extra: dict[str, str] | None
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(staging)
     for name, text in (extra or {}).items():
-        (staging / name).write_text(text, encoding="utf-8")
-    for name in os.listdir(staging):
-        with open(staging / name, "rb") as handle:
-            os.fsync(handle.fileno())
+        write_text(staging / name, text, durable=True)
     previous = target.with_name(f".{target.name}.old")
     if target.exists():
         shutil.rmtree(previous, ignore_errors=True)
         os.replace(target, previous)
     os.replace(staging, target)
+    fsync_folder(target.parent)
     shutil.rmtree(previous, ignore_errors=True)
 
 

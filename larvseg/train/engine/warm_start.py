@@ -22,7 +22,7 @@ from ... import hub
 from ...config import IMAGENET_MEAN, IMAGENET_STD, ModelConfig
 from ...modeling.classifier import LinearClassifier
 from ...modeling.model import LarvSegModel
-from ...modeling.timm_convert import checkpoint_config
+from ...modeling.timm_convert import checkpoint_config, timm_family
 from ...vocab.table import wnid_positions
 from ..errors import WarmStartError
 
@@ -75,6 +75,13 @@ def build_training_model(
         embed_dim: cosine width `d`; None = backbone width (timm) or the checkpoint's.
         image_size: inference size recorded in the new model's config.
     """
+    family = timm_family(checkpoint_config(hub.read_config(init), init).backbone)
+    if not family.trainable:
+        raise WarmStartError(
+            f"model.init {init!r} is a {family.name} classifier: larvseg-train fine-tunes "
+            f"ViT-family models only (the cosine classifier sits on patch tokens); use it for "
+            f"inference (`larvseg segment --model {init}`) or start from a ViT"
+        )
     source = LarvSegModel.from_pretrained(init)
     head = source.classifier
     if isinstance(head, LinearClassifier):

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from ...atomic import write_text
 from ...dataclass_io import read_dataclass, to_plain
 from ...evaluation.runner import evaluate
 from ...vocab.table import wnid_positions
@@ -155,8 +156,8 @@ def run_toy(
 
 
 def save_result(result: ToyRunResult, path: str | Path) -> None:
-    """Write a run's result as JSON."""
-    Path(path).write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    """Write a run's result as JSON (atomically, `larvseg.atomic`)."""
+    write_text(path, json.dumps(result.to_dict(), indent=2) + "\n")
 
 
 def load_result(path: str | Path) -> ToyRunResult:

@@ -13,6 +13,7 @@ from larvseg.errors import DataError
 from larvseg.train.config import DataSourceConfig
 from larvseg.train.data import dataset as dataset_module
 from larvseg.train.data.dataset import build_dataset
+from larvseg.train.data.index import DataWarning
 
 webdataset = pytest.importorskip("webdataset")
 MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
@@ -109,8 +110,10 @@ def test_corrupt_member_is_skipped_or_fails(
         DataError, match=r"'webdataset': shard .*shard-000\.tar ends before .*s0001"
     ):
         indexed.validate()
-    with pytest.raises(DataError, match=r"cannot read shard .*shard-000\.tar"):
-        build_dataset(shard_source(folder), MEAN, STD)
+    with pytest.raises(DataError, match=r"shard .*shard-000\.tar is cut short: it ends at"):
+        build_dataset(shard_source(folder), MEAN, STD, bad_samples="fail")
+    with pytest.warns(DataWarning, match=r"1 of its 2 samples listed.* are lost; skipped"):
+        assert len(build_dataset(shard_source(folder), MEAN, STD)) == 1
 
 
 def test_second_build_reads_the_shard_index(

@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import timm
 import torch
 import torch.nn.functional as F
 from timm.data import ImageNetInfo
+from timm.models import save_for_hf
 
 from larvseg.config import IMAGENET_MEAN, IMAGENET_STD
 from larvseg.modeling.classifier import CosineClassifier
@@ -97,3 +99,11 @@ def test_optimizer_choice(name: str, kind: type) -> None:
     assert type(optimizer) is kind
     assert optimizer.param_groups[0]["lr"] == 0.5
     assert optimizer.param_groups[0]["weight_decay"] == 0.1
+
+
+def test_a_non_vit_family_is_refused_for_training(tmp_path: Path) -> None:
+    tiny = {"depths": (1, 1, 1, 1), "dims": (8, 16, 24, 32)}
+    convnext = timm.create_model("convnext_atto", pretrained=False, num_classes=1000, **tiny)
+    save_for_hf(convnext, str(tmp_path), model_args=tiny, safe_serialization=True)
+    with pytest.raises(WarmStartError, match="is a ConvNeXt classifier: larvseg-train fine-tunes"):
+        build_training_model(str(tmp_path), IN_1K)

@@ -1,0 +1,88 @@
+"""The public timm classifiers larvseg runs as dense segmenters out of the box.
+
+`CHECKPOINTS` lists hub ids a user can pass to `LarvSeg.from_pretrained` (or
+`--model`), with what each is and what it costs on a CPU; `larvseg models` prints it.
+The costs are measured by `benchmarks/families.py` (random weights of the same
+architecture, one 512x512 image at size 512, all categories, 2 threads).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import DEFAULT_MODEL
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A public classifier on the Hugging Face hub.
+
+    Attributes:
+        hub_id: the id to load (`timm/<architecture>.<pretrained tag>`).
+        classes: categories of its head (21,843 / 21,841 ImageNet-21K/22K, 11,821
+            ImageNet-12K, 1,000 ImageNet-1K).
+        pooling: what its head was trained on: "class token", "mean" (the mean of the
+            location features: the dense head is a class activation map) or "mean + norm"
+            (a norm after the mean).
+        params_m: parameters, millions.
+        cpu_seconds: seconds per 512x512 image on 2 CPU threads (None: not measured).
+        peak_rss_mib: peak resident memory of that run, MiB (None: not measured).
+    """
+
+    hub_id: str
+    classes: int
+    pooling: str
+    params_m: float
+    cpu_seconds: float | None = None
+    peak_rss_mib: float | None = None
+
+    @property
+    def architecture(self) -> str:
+        """timm's architecture name (the id without `timm/` and the pretrained tag)."""
+        return self.hub_id.removeprefix("timm/").split(".", 1)[0]
+
+
+CHECKPOINTS: tuple[Checkpoint, ...] = (
+    Checkpoint(DEFAULT_MODEL, 21843, "class token", 102.6, 37.0, 1410),
+    Checkpoint("timm/vit_small_patch16_224.augreg_in21k", 21843, "class token", 30.1, 20.8, 1114),
+    Checkpoint("timm/vit_large_patch16_224.augreg_in21k", 21843, "class token", 325.7, 231.5, 2274),
+    Checkpoint(
+        "timm/vit_base_patch16_clip_224.laion2b_ft_in12k", 11821, "class token", 94.9, 76.6, 1297
+    ),
+    Checkpoint(
+        "timm/deit3_base_patch16_224.fb_in22k_ft_in1k", 1000, "class token", 86.6, 16.1, 1177
+    ),
+    Checkpoint("timm/vit_medium_patch16_gap_240.sw_in12k", 11821, "mean", 44.4, 24.1, 1104),
+    Checkpoint(
+        "timm/vit_medium_patch16_reg4_gap_256.sbb_in12k", 11821, "mean + norm", 44.4, 21.8, 1101
+    ),
+    Checkpoint(
+        "timm/eva02_base_patch14_448.mim_in22k_ft_in22k", 21841, "mean + norm", 103.1, 46.1, 1490
+    ),
+    Checkpoint(
+        "timm/beitv2_base_patch16_224.in1k_ft_in22k", 21841, "mean + norm", 102.6, 19.8, 1473
+    ),
+    Checkpoint("timm/swin_base_patch4_window7_224.ms_in22k", 21841, "mean", 109.1, 21.6, 1421),
+    Checkpoint("timm/convnext_tiny.fb_in22k", 21841, "mean + norm", 44.6, 18.7, 1072),
+    Checkpoint("timm/convnext_base.fb_in22k", 21841, "mean + norm", 110.0, 11.2, 1356),
+    Checkpoint("timm/resnetv2_50x1_bit.goog_in21k", 21843, "mean", 68.3, 26.1, 1158),
+    Checkpoint("timm/tf_efficientnetv2_s.in21k", 21843, "mean", 48.2, 43.5, 1054),
+)
+"""The table of docs/weights.md, in its order."""
+
+
+def checkpoint_table() -> str:
+    """`CHECKPOINTS` as a Markdown table (what `larvseg models` prints)."""
+    lines = [
+        "| hub id | classes | pooling | params (M) | CPU s / 512x512 image | peak RSS (MiB) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in CHECKPOINTS:
+        seconds = "-" if c.cpu_seconds is None else f"{c.cpu_seconds:.1f}"
+        rss = "-" if c.peak_rss_mib is None else f"{c.peak_rss_mib:.0f}"
+        default = " (default)" if c.hub_id == DEFAULT_MODEL else ""
+        lines.append(
+            f"| {c.hub_id}{default} | {c.classes:,} | {c.pooling} | {c.params_m:.1f} | "
+            f"{seconds} | {rss} |"
+        )
+    return "\n".join(lines)
