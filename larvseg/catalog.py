@@ -18,8 +18,8 @@ TOY_MIOU: dict[str, tuple[float, float, str]] = {
     "mean + norm": (23.1, 7.5, "GAP ViT; 31.7 ± 9.6 with registers"),
 }
 """What `benchmarks/training_free.py` measures for each pooling: dense mIoU (mean, std over
-3 seeds, and the toy model) of small classifiers of matched size trained on image-level toy labels only,
-at stride p, without preselection (docs/toy-benchmark.md)."""
+3 seeds, and the toy model) of small classifiers of matched size trained on image-level
+toy labels only, at stride p, without preselection (docs/toy-benchmark.md)."""
 
 
 @dataclass(frozen=True)
