@@ -47,8 +47,8 @@ from timm.models import save_for_hf
 from torch import nn
 from tqdm import tqdm
 
-import larvseg
 from larvseg.evaluation.runner import evaluate
+from larvseg.modeling.model import LarvSegModel
 from larvseg.pipeline.predict import PredictOptions
 from larvseg.train.seeding import derive_seed, seed_sequence
 from larvseg.train.toy.generate import ToySpec, generate, toy_classes
@@ -259,7 +259,7 @@ def run_seed(
         folder = save(model, family, out / f"{family.split()[0]}-{len(trained)}-seed{seed}", wnids)
         params = sum(p.numel() for p in model.parameters())
         trained.append(Classifier(family, seed, folder, params, acc, seconds))
-        network = larvseg.LarvSeg.from_pretrained(folder, device="cpu").model
+        network = LarvSegModel.from_pretrained(folder)  # the one loader, CPU float32
         vit = vit_of(network)
         strides = [PATCH, PATCH // 2] if vit is not None else [PATCH]
         variants = args.variants if vit is not None else ["none"]

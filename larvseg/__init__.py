@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 """The one version source: `pyproject.toml` reads it, `larvseg --version` prints it,
 `save_pretrained` writes it into `config.json`."""
 

@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import DEFAULT_MODEL
+from .config import DEFAULT_MODEL, PAPER_INIT
+
+TOY_MIOU: dict[str, tuple[float, float, str]] = {
+    "class token": (9.3, 1.1, "class-token ViT"),
+    "mean": (23.1, 3.0, "BiT CNN"),
+    "mean + norm": (23.1, 7.5, "GAP ViT; 31.7 ± 9.6 with registers"),
+}
+"""What `benchmarks/training_free.py` measures for each pooling: dense mIoU (mean, std over
+3 seeds, and the toy model) of small classifiers of matched size trained on image-level
+toy labels only, at stride p, without preselection (docs/toy-benchmark.md)."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +52,8 @@ class Checkpoint:
 
 
 CHECKPOINTS: tuple[Checkpoint, ...] = (
-    Checkpoint(DEFAULT_MODEL, 21843, "class token", 102.6, 37.0, 1410),
+    Checkpoint(DEFAULT_MODEL, 21841, "mean + norm", 102.6, 19.8, 1473),
+    Checkpoint(PAPER_INIT, 21843, "class token", 102.6, 37.0, 1410),
     Checkpoint("timm/vit_small_patch16_224.augreg_in21k", 21843, "class token", 30.1, 20.8, 1114),
     Checkpoint("timm/vit_large_patch16_224.augreg_in21k", 21843, "class token", 325.7, 231.5, 2274),
     Checkpoint(
@@ -59,9 +69,6 @@ CHECKPOINTS: tuple[Checkpoint, ...] = (
     Checkpoint(
         "timm/eva02_base_patch14_448.mim_in22k_ft_in22k", 21841, "mean + norm", 103.1, 46.1, 1490
     ),
-    Checkpoint(
-        "timm/beitv2_base_patch16_224.in1k_ft_in22k", 21841, "mean + norm", 102.6, 19.8, 1473
-    ),
     Checkpoint("timm/swin_base_patch4_window7_224.ms_in22k", 21841, "mean", 109.1, 21.6, 1421),
     Checkpoint("timm/convnext_tiny.fb_in22k", 21841, "mean + norm", 44.6, 18.7, 1072),
     Checkpoint("timm/convnext_base.fb_in22k", 21841, "mean + norm", 110.0, 11.2, 1356),
@@ -74,8 +81,9 @@ CHECKPOINTS: tuple[Checkpoint, ...] = (
 def checkpoint_table() -> str:
     """`CHECKPOINTS` as a Markdown table (what `larvseg models` prints)."""
     lines = [
-        "| hub id | classes | pooling | params (M) | CPU s / 512x512 image | peak RSS (MiB) |",
-        "|---|---|---|---|---|---|",
+        "| hub id | classes | pooling | params (M) | CPU s / 512x512 image | peak RSS (MiB) "
+        "| toy mIoU of the pooling |",
+        "|---|---|---|---|---|---|---|",
     ]
     for c in CHECKPOINTS:
         seconds = "-" if c.cpu_seconds is None else f"{c.cpu_seconds:.1f}"
@@ -83,6 +91,12 @@ def checkpoint_table() -> str:
         default = " (default)" if c.hub_id == DEFAULT_MODEL else ""
         lines.append(
             f"| {c.hub_id}{default} | {c.classes:,} | {c.pooling} | {c.params_m:.1f} | "
-            f"{seconds} | {rss} |"
+            f"{seconds} | {rss} | {_toy(c.pooling)} |"
         )
     return "\n".join(lines)
+
+
+def _toy(pooling: str) -> str:
+    """The toy experiment's mIoU of a pooling, as the table shows it."""
+    mean, std, model = TOY_MIOU[pooling]
+    return f"{mean:.1f} ± {std:.1f} ({model})"

@@ -7,9 +7,9 @@ import pytest
 import timm
 import torch
 
-from larvseg.catalog import CHECKPOINTS, checkpoint_table
+from larvseg.catalog import CHECKPOINTS, TOY_MIOU, checkpoint_table
 from larvseg.cli.main import main
-from larvseg.config import DEFAULT_MODEL, ModelConfig
+from larvseg.config import DEFAULT_MODEL, PAPER_INIT, ModelConfig
 from larvseg.modeling.model import LarvSegModel
 from larvseg.modeling.timm_convert import timm_categories, timm_family
 
@@ -44,4 +44,12 @@ def test_the_default_is_listed_first_and_the_command_prints_the_table(capsys) ->
     out = capsys.readouterr().out
     assert out.strip() == checkpoint_table()
     assert all(c.hub_id in out for c in CHECKPOINTS)
-    assert f"| {DEFAULT_MODEL} (default) | 21,843 | class token |" in out
+    assert f"| {DEFAULT_MODEL} (default) | 21,841 | mean + norm |" in out
+    assert f"| {PAPER_INIT} | 21,843 | class token |" in out
+
+
+def test_the_default_pools_by_the_mean_and_has_a_22k_head() -> None:
+    """The toy experiment's evidence (docs/weights.md): a mean-pooled head, 21K/22K classes."""
+    default = CHECKPOINTS[0]
+    assert default.pooling != "class token" and default.classes >= 21841
+    assert TOY_MIOU[default.pooling][0] > 2 * TOY_MIOU["class token"][0]

@@ -23,7 +23,7 @@ import torch
 
 from ..atomic import atomic_files
 from ..config import ModelConfig
-from ..errors import CheckpointError, InputError
+from ..errors import BackboneError, CheckpointError, InputError
 from ..extras import import_extra
 from ..modeling.model import LarvSegModel
 from ..pipeline.network import WholeNetwork
@@ -62,16 +62,24 @@ def export_onnx(model: LarvSegModel, path: str | Path, opset: int = DEFAULT_OPSE
     # is specialised (0/1 sizes, or the position embedding's own grid, would be)
     sample = torch.randn(2, 3, 2 * p, 3 * p)
     batch, rows, cols = (torch.export.Dim(name) for name in ("batch", "rows", "cols"))
-    program = torch.onnx.export(
-        network,
-        (sample,),
-        dynamo=True,
-        input_names=[INPUT_NAME],
-        output_names=[OUTPUT_NAME],
-        dynamic_shapes=({0: batch, 2: p * rows, 3: p * cols},),
-        opset_version=opset,
-        verbose=False,
-    )
+    try:
+        program = torch.onnx.export(
+            network,
+            (sample,),
+            dynamo=True,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_shapes=({0: batch, 2: p * rows, 3: p * cols},),
+            opset_version=opset,
+            verbose=False,
+        )
+    except Exception as err:  # torch's exporter raises its own error types
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()] or [""]
+        cause = next((line for line in lines if line.startswith("<class")), lines[0])
+        raise BackboneError(
+            f"torch's ONNX exporter cannot export {model.config.backbone}: "
+            f"{type(err).__name__}: {cause[:300]} (ONNX export is tested for ViTs)"
+        ) from err
     if program is None:  # only the legacy exporter returns None
         raise RuntimeError("torch.onnx.export(dynamo=True) returned no program")
     # name the output's dimensions as the input's (the exporter numbers them)

@@ -221,8 +221,11 @@ def _config(args: argparse.Namespace) -> TrainConfig:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from ..atomic import check_output_file
     from .evaluation.runner import base_classes, run_evaluation
 
+    if args.json:  # a bad location fails now, not after the evaluation
+        check_output_file(args.json, "--json")
     options = predict_options(args)
     config = _config(args)
     report = run_evaluation(
@@ -234,6 +237,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         device=args.device,
         allow_uncovered=args.allow_uncovered,
     )
+    report.check_scored()
     print(report)
     if args.json:
         print(f"wrote {report.write_json(args.json)}")

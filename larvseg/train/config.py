@@ -18,7 +18,7 @@ from typing import Any, Literal
 import yaml
 
 from ..atomic import write_text
-from ..config import DEFAULT_MODEL
+from ..config import PAPER_INIT
 from ..dataclass_io import read_dataclass, to_plain
 from ..errors import DataError
 from ..vocab.benchmarks import BENCHMARK_PREFIX
@@ -113,7 +113,7 @@ class ModelSection:
         image_size: inference size written into the exported model's config.
     """
 
-    init: str | None = DEFAULT_MODEL
+    init: str | None = PAPER_INIT
     backbone: str = "vit_base_patch16_224"
     backbone_kwargs: dict[str, Any] = field(default_factory=dict)
     embed_dim: int | None = None

@@ -16,7 +16,7 @@ from PIL import Image
 
 from larvseg.cli.main import main
 from larvseg.config import ModelConfig
-from larvseg.errors import CheckpointError, InputError, MissingExtraError
+from larvseg.errors import BackboneError, CheckpointError, InputError, MissingExtraError
 from larvseg.export.onnx import OnnxNetwork, export_onnx, max_abs_difference
 from larvseg.modeling.model import LarvSegModel
 from larvseg.segmenter import LarvSeg
@@ -161,3 +161,20 @@ def test_export_without_the_extra_says_what_to_install(
     monkeypatch.setitem(sys.modules, "onnxscript", None)
     with pytest.raises(MissingExtraError, match=r'pip install "larvseg\[onnx\]"'):
         export_onnx(model, tmp_path / "model.onnx")
+
+
+def test_a_backbone_torch_cannot_export_is_one_clear_error(tmp_path: Path) -> None:
+    """BEiT (the default model's family) does not pass torch's ONNX exporter (its attention
+    reshape fails to decompose): one `BackboneError` naming the backbone, no file left."""
+    import timm
+
+    kwargs = {"depth": 1, "embed_dim": 32, "num_heads": 2}
+    timm_model = timm.create_model("beitv2_base_patch16_224", num_classes=1000, **kwargs)
+    timm.models.save_for_hf(
+        timm_model, tmp_path / "beit", model_args=kwargs, safe_serialization=True
+    )
+    model = LarvSegModel.from_pretrained(tmp_path / "beit")
+    with pytest.raises(BackboneError, match="cannot export beitv2_base_patch16_224") as err:
+        export_onnx(model, tmp_path / "beit.onnx")
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "beit.onnx").exists()

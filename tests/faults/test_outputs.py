@@ -113,3 +113,18 @@ def test_outputs_in_the_input_folder_are_never_read_back(
         "larvseg-summary.json": "not an image file (by its suffix)",
         "sub": "a subfolder (give -r to take its images too)",
     }
+
+
+def test_larvseg_train_eval_checks_its_json_location_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Before reading the config or loading a model: one line naming the path, exit 2."""
+    pytest.importorskip("yaml")
+    from larvseg.train.cli import main as train_main
+
+    (tmp_path / "folder").mkdir()
+    argv = ["eval", "--config", str(tmp_path / "no.yaml"), "--json", str(tmp_path / "folder")]
+    assert train_main(argv) == 2
+    assert capsys.readouterr().err == (
+        f"larvseg-train: --json {tmp_path / 'folder'} is a folder; give a file name\n"
+    )
