@@ -20,10 +20,12 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from .errors import OutputError
+
+if TYPE_CHECKING:  # PIL is only used through the image passed in (cheap imports for configs)
+    from PIL import Image
 
 PARTIAL_SUFFIX = ".partial"
 """The suffix of temporary files (hidden, in the target's folder)."""

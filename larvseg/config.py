@@ -107,8 +107,8 @@ class ModelConfig:
 
 
 POSITIVE_BACKBONE_KWARGS = ("embed_dim", "num_heads", "patch_size", "img_size", "mlp_ratio")
-"""timm ViT arguments that must be positive numbers when a config sets them (and `depth`
-must be at least 0: no blocks)."""
+"""timm arguments that must be positive numbers when a config sets them, one number or one
+per stage (Swin's `num_heads`, `embed_dim`), and `depth`/`depths` at least 0 (no blocks)."""
 
 
 def check_backbone_kwargs(kwargs: dict[str, Any]) -> None:
@@ -116,15 +116,19 @@ def check_backbone_kwargs(kwargs: dict[str, Any]) -> None:
     positive, or `num_heads` not dividing `embed_dim`), before timm fails obscurely."""
     for key in POSITIVE_BACKBONE_KWARGS:
         value = kwargs.get(key)
-        values = value if isinstance(value, (list, tuple)) and key == "img_size" else [value]
+        values = value if isinstance(value, (list, tuple)) else [value]
         for v in values:
             if v is None:
                 continue
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
                 raise ConfigError(f"backbone_kwargs.{key} must be a positive number, got {value!r}")
-    depth = kwargs.get("depth")
-    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
-        raise ConfigError(f"backbone_kwargs.depth must be an integer >= 0, got {depth!r}")
+    for key in ("depth", "depths"):
+        value = kwargs.get(key)
+        for depth in value if isinstance(value, (list, tuple)) else [value]:
+            if depth is not None and (
+                isinstance(depth, bool) or not isinstance(depth, int) or depth < 0
+            ):
+                raise ConfigError(f"backbone_kwargs.{key} must be integers >= 0, got {value!r}")
     width, heads = kwargs.get("embed_dim"), kwargs.get("num_heads")
     if isinstance(width, int) and isinstance(heads, int) and width % heads:
         raise ConfigError(

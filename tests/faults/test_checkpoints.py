@@ -17,7 +17,8 @@ WNIDS = ["n02084071", "n02121808"]
 BAD = {
     "backbone_kwargs.embed_dim must be a positive number, got -32": {"embed_dim": -32},
     "backbone_kwargs.num_heads=3 does not divide backbone_kwargs.embed_dim=32": {"num_heads": 3},
-    "backbone_kwargs.depth must be an integer >= 0, got -1": {"depth": -1},
+    "backbone_kwargs.depth must be integers >= 0, got -1": {"depth": -1},
+    "backbone_kwargs.num_heads must be a positive number, got [1, 0]": {"num_heads": [1, 0]},
     "image_size must be positive, got 0": {"image_size": 0},
     "embed_dim must be positive (or 0 or null: the backbone width), got -1": {"embed_dim": -1},
     "mean must have 3 values, got 2": {"mean": [0.5, 0.5]},
@@ -51,6 +52,16 @@ def test_an_impossible_config_is_one_line_naming_the_key(
     assert err.count("\n") == 1
     assert err.startswith(f"larvseg: config.json of {str(folder)!r} is invalid: ")
     assert message in err
+
+
+def test_per_stage_sizes_are_checked_one_by_one() -> None:
+    """Swin-like configs give one value per stage: each is checked, none is refused whole."""
+    from larvseg.config import check_backbone_kwargs
+    from larvseg.errors import ConfigError
+
+    check_backbone_kwargs({"embed_dim": 32, "depths": [1, 1, 1, 1], "num_heads": [1, 1, 1, 1]})
+    with pytest.raises(ConfigError, match=r"backbone_kwargs.depths must be integers >= 0"):
+        check_backbone_kwargs({"depths": [1, -1]})
 
 
 def test_weights_that_do_not_match_are_one_line(
