@@ -32,6 +32,7 @@ INPUT_NAME = "pixel_values"
 OUTPUT_NAME = "logits"
 CONFIG_KEY = "larvseg.config"
 PATCH_SIZE_KEY = "larvseg.patch_size"
+WINDOW_SIZE_KEY = "larvseg.window_size"
 DEFAULT_OPSET = 18
 
 
@@ -57,11 +58,23 @@ def export_onnx(model: LarvSegModel, path: str | Path, opset: int = DEFAULT_OPSE
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     network = copy.deepcopy(model).to("cpu", torch.float32).eval()
+    for module in network.modules():  # timm's fused attention does not export for all
+        if hasattr(module, "fused_attn"):  # families (BEiT); the explicit form is the same
+            setattr(module, "fused_attn", False)  # noqa: B010 (an nn.Module attribute)
     p = model.patch_size
-    # a sample of batch 2 and a grid (2, 3) other than the pretrained grid, so that no size
-    # is specialised (0/1 sizes, or the position embedding's own grid, would be)
-    sample = torch.randn(2, 3, 2 * p, 3 * p)
-    batch, rows, cols = (torch.export.Dim(name) for name in ("batch", "rows", "cols"))
+    window = model.window_size
+    batch = torch.export.Dim("batch")
+    if window is None:
+        # a sample of batch 2 and a grid (2, 3) other than the pretrained grid, so that no
+        # size is specialised (0/1 sizes, or the position embedding's own grid, would be)
+        sample = torch.randn(2, 3, 2 * p, 3 * p)
+        rows, cols = torch.export.Dim("rows"), torch.export.Dim("cols")
+        dynamic_shapes: tuple[dict[int, Any], ...] = ({0: batch, 2: p * rows, 3: p * cols},)
+        output_grid: list[str | int] = ["rows", "cols"]
+    else:  # a fixed-size backbone (BEiT): windows of its one size, any batch
+        sample = torch.randn(2, 3, window, window)
+        dynamic_shapes = ({0: batch},)
+        output_grid = [window // p, window // p]
     try:
         program = torch.onnx.export(
             network,
@@ -69,7 +82,7 @@ def export_onnx(model: LarvSegModel, path: str | Path, opset: int = DEFAULT_OPSE
             dynamo=True,
             input_names=[INPUT_NAME],
             output_names=[OUTPUT_NAME],
-            dynamic_shapes=({0: batch, 2: p * rows, 3: p * cols},),
+            dynamic_shapes=dynamic_shapes,
             opset_version=opset,
             verbose=False,
         )
@@ -78,16 +91,18 @@ def export_onnx(model: LarvSegModel, path: str | Path, opset: int = DEFAULT_OPSE
         cause = next((line for line in lines if line.startswith("<class")), lines[0])
         raise BackboneError(
             f"torch's ONNX exporter cannot export {model.config.backbone}: "
-            f"{type(err).__name__}: {cause[:300]} (ONNX export is tested for ViTs)"
+            f"{type(err).__name__}: {cause[:300]} (ONNX export is tested for ViTs and BEiT)"
         ) from err
     if program is None:  # only the legacy exporter returns None
         raise RuntimeError("torch.onnx.export(dynamo=True) returned no program")
     # name the output's dimensions as the input's (the exporter numbers them)
     program.model.graph.outputs[0].shape = onnx_ir.Shape(
-        ["batch", model.config.num_classes, "rows", "cols"]
+        ["batch", model.config.num_classes, *output_grid]
     )
     program.model.metadata_props[CONFIG_KEY] = json.dumps(model.config.to_dict())
     program.model.metadata_props[PATCH_SIZE_KEY] = str(p)
+    if window is not None:
+        program.model.metadata_props[WINDOW_SIZE_KEY] = str(window)
     with atomic_files(path.parent, path.name) as staging:
         # torch still moves weights over 2 GB out, to <name>.data beside the file
         program.save(staging / path.name, external_data=False)
@@ -133,6 +148,8 @@ class OnnxNetwork(WholeNetwork):
             )
         self._config = ModelConfig.from_dict(json.loads(metadata[CONFIG_KEY]))
         self._patch_size = int(metadata[PATCH_SIZE_KEY])
+        window = metadata.get(WINDOW_SIZE_KEY)
+        self._window_size = None if window is None else int(window)
 
     @property
     def config(self) -> ModelConfig:
@@ -143,6 +160,11 @@ class OnnxNetwork(WholeNetwork):
     def patch_size(self) -> int:
         """Side `p` of the patches, in pixels."""
         return self._patch_size
+
+    @property
+    def window_size(self) -> int | None:
+        """The one window side of a fixed-size backbone's export (BEiT); None: any size."""
+        return self._window_size
 
     @property
     def device(self) -> torch.device:

@@ -163,18 +163,49 @@ def test_export_without_the_extra_says_what_to_install(
         export_onnx(model, tmp_path / "model.onnx")
 
 
-def test_a_backbone_torch_cannot_export_is_one_clear_error(tmp_path: Path) -> None:
-    """BEiT (the default model's family) does not pass torch's ONNX exporter (its attention
-    reshape fails to decompose): one `BackboneError` naming the backbone, no file left."""
+def test_a_fixed_size_backbone_exports_at_its_window(sample_photo: Path, tmp_path: Path) -> None:
+    """BEiT (the default model's family) runs at 224x224 only: the file takes that size and
+    any batch, and larvseg's sliding windows over it give the PyTorch model's result."""
     import timm
 
     kwargs = {"depth": 1, "embed_dim": 32, "num_heads": 2}
+    torch.manual_seed(0)
     timm_model = timm.create_model("beitv2_base_patch16_224", num_classes=1000, **kwargs)
     timm.models.save_for_hf(
         timm_model, tmp_path / "beit", model_args=kwargs, safe_serialization=True
     )
     model = LarvSegModel.from_pretrained(tmp_path / "beit")
-    with pytest.raises(BackboneError, match="cannot export beitv2_base_patch16_224") as err:
-        export_onnx(model, tmp_path / "beit.onnx")
-    assert "\n" not in str(err.value)
-    assert not (tmp_path / "beit.onnx").exists()
+    exported = export_onnx(model, tmp_path / "beit.onnx")
+    network = OnnxNetwork(exported)
+    assert network.window_size == model.window_size == 224
+    session = ort.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
+    [pixels], [logits] = session.get_inputs(), session.get_outputs()
+    assert (pixels.shape, logits.shape) == (["batch", 3, 224, 224], ["batch", 1000, 14, 14])
+    assert max_abs_difference(model, network, (3, 3, 224, 224)) < TOLERANCE
+    vocab = ["dog.n.01", "cat.n.01", "bird.n.01"]
+    onnx_seg = LarvSeg.from_pretrained(exported).segment(sample_photo, vocab=vocab)
+    torch_seg = LarvSeg(model, device="cpu").segment(sample_photo, vocab=vocab)
+    assert onnx_seg.labels.shape == torch_seg.labels.shape == (300, 451)
+    assert (onnx_seg.labels == torch_seg.labels).mean() > 0.999
+
+
+def test_an_exporter_failure_is_one_backbone_error(
+    model: LarvSegModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """torch's exporter fails with pages of text: one line naming the backbone and the
+    cause, and no file."""
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise ValueError(
+            "Failed to decompose the FX graph.\n## Exception summary\n"
+            "<class 'ValueError'>: Cannot view a tensor\n(see above)"
+        )
+
+    monkeypatch.setattr(torch.onnx, "export", fail)
+    with pytest.raises(BackboneError) as err:
+        export_onnx(model, tmp_path / "x.onnx")
+    assert str(err.value) == (
+        f"torch's ONNX exporter cannot export {model.config.backbone}: ValueError: "
+        "<class 'ValueError'>: Cannot view a tensor (ONNX export is tested for ViTs and BEiT)"
+    )
+    assert not (tmp_path / "x.onnx").exists()
