@@ -209,3 +209,21 @@ def test_an_exporter_failure_is_one_backbone_error(
         "<class 'ValueError'>: Cannot view a tensor (ONNX export is tested for ViTs and BEiT)"
     )
     assert not (tmp_path / "x.onnx").exists()
+
+
+@pytest.mark.parametrize("family", ["convnext", "bit", "swin"])
+def test_feature_map_families_export(family: str, tmp_path: Path) -> None:
+    """CNNs and Swin (stride-32 feature maps) export with dynamic batch and size, and
+    onnxruntime gives PyTorch's logits."""
+    from tests.modeling.test_families import _save
+
+    _, folder = _save(family, tmp_path / family)
+    model = LarvSegModel.from_pretrained(folder)
+    network = OnnxNetwork(export_onnx(model, tmp_path / f"{family}.onnx"))
+    p = model.patch_size
+    generator = torch.Generator().manual_seed(0)
+    for shape in ((2, 3, 4 * p, 6 * p), (1, 3, 7 * p, 5 * p)):
+        x = torch.randn(shape, generator=generator)
+        with torch.inference_mode():
+            expected = model(x)
+        torch.testing.assert_close(network(x), expected, rtol=1e-4, atol=1e-4)
