@@ -206,15 +206,17 @@ def test_an_exporter_failure_is_one_backbone_error(
         export_onnx(model, tmp_path / "x.onnx")
     assert str(err.value) == (
         f"torch's ONNX exporter cannot export {model.config.backbone}: ValueError: "
-        "<class 'ValueError'>: Cannot view a tensor (ONNX export is tested for ViTs and BEiT)"
+        "<class 'ValueError'>: Cannot view a tensor "
+        "(ONNX export is tested for every larvseg family)"
     )
     assert not (tmp_path / "x.onnx").exists()
 
 
-@pytest.mark.parametrize("family", ["convnext", "bit", "swin"])
+@pytest.mark.parametrize("family", ["convnext", "bit", "swin", "efficientnetv2"])
 def test_feature_map_families_export(family: str, tmp_path: Path) -> None:
-    """CNNs and Swin (stride-32 feature maps) export with dynamic batch and size, and
-    onnxruntime gives PyTorch's logits."""
+    """CNNs and Swin (stride-32 feature maps; EfficientNetV2 with TensorFlow's "SAME"
+    padding, fixed in the exported copy) export with dynamic batch and size, and onnxruntime
+    gives PyTorch's logits at even and odd grids."""
     from tests.modeling.test_families import _save
 
     _, folder = _save(family, tmp_path / family)
