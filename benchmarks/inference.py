@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from timing import median_seconds
+from timing import interleaved_medians, median_seconds
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTO = REPO.parent / "shared" / "data" / "real-images" / "n02109961_Eskimo_dog.JPEG"
@@ -185,12 +185,20 @@ def worker(size_name: str, dtype: str | None, repeats: int, threads: int, labels
             with torch.inference_mode(), autocast_context(x.device, segmenter.autocast_dtype):
                 model.classifier(model.backbone(x))
 
-        result["backbone"] = median_seconds(backbone, repeats, warmup=True)
-        result["floor"] = median_seconds(floor, repeats, warmup=True)
-    seg_repeats = repeats if size_name == "512x512" else 1
-    result["segment"] = median_seconds(
-        lambda: segmenter.segment(image, size=512), seg_repeats, warmup=True
-    )
+        # timed in turns, so that a drift in the machine's load weighs on the ratio's
+        # numerator and denominator alike
+        result |= interleaved_medians(
+            {
+                "backbone": backbone,
+                "floor": floor,
+                "segment": lambda: segmenter.segment(image, size=512),
+            },
+            repeats,
+        )
+    else:
+        result["segment"] = median_seconds(
+            lambda: segmenter.segment(image, size=512), 1, warmup=True
+        )
     labels = segmenter.segment(image, size=512)
     wnids = np.array([c.wnid for c in labels.categories] + [""])
     np.save(labels_out, wnids[labels.labels])

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from timm.layers import Conv2dSame
 
 from ..atomic import atomic_files
@@ -111,9 +112,23 @@ def export_onnx(model: LarvSegModel, path: str | Path, opset: int = DEFAULT_OPSE
     return path
 
 
+class _FixedPadConv(torch.nn.Module):
+    """A `Conv2dSame` with a fixed padding `(left, right, top, bottom)` in place of the one
+    it computes from each input's size."""
+
+    def __init__(self, conv: Conv2dSame, padding: tuple[int, int, int, int]) -> None:
+        super().__init__()
+        self.conv, self.padding = conv, padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        conv = self.conv
+        x = F.pad(x, self.padding)
+        return F.conv2d(x, conv.weight, conv.bias, conv.stride, 0, conv.dilation, conv.groups)
+
+
 def _fix_same_padding(network: torch.nn.Module) -> None:
-    """Replace timm's TensorFlow-"SAME" convolutions (`Conv2dSame`, EfficientNetV2's strided
-    convolutions) in `network` by a fixed zero padding and a plain convolution.
+    """Give timm's TensorFlow-"SAME" convolutions (`Conv2dSame`, EfficientNetV2's strided
+    convolutions) in `network` a fixed padding.
 
     `Conv2dSame` pads by an amount computed from each input's size, which torch's exporter
     carries as symbolic expressions nested one level deeper per layer (a tiny EfficientNetV2
@@ -123,26 +138,13 @@ def _fix_same_padding(network: torch.nn.Module) -> None:
     split with the smaller half before: the same numbers, exported in seconds.
     """
     for name, module in list(network.named_modules()):
-        if not isinstance(module, Conv2dSame):
-            continue
-        pads = [
-            max((k - 1) * d + 1 - s, 0)
-            for k, s, d in zip(module.kernel_size, module.stride, module.dilation, strict=True)
-        ]
-        conv = torch.nn.Conv2d(
-            module.in_channels,
-            module.out_channels,
-            module.kernel_size,
-            module.stride,
-            0,
-            module.dilation,
-            module.groups,
-            bias=module.bias is not None,
-        )
-        conv.weight, conv.bias = module.weight, module.bias
-        height, width = pads
-        padding = (width // 2, width - width // 2, height // 2, height - height // 2)
-        network.set_submodule(name, torch.nn.Sequential(torch.nn.ZeroPad2d(padding), conv))
+        if isinstance(module, Conv2dSame):
+            height, width = (
+                max((k - 1) * d + 1 - s, 0)
+                for k, s, d in zip(module.kernel_size, module.stride, module.dilation, strict=True)
+            )
+            padding = (width // 2, width - width // 2, height // 2, height - height // 2)
+            network.set_submodule(name, _FixedPadConv(module, padding))
 
 
 class OnnxNetwork(WholeNetwork):

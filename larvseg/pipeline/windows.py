@@ -161,9 +161,14 @@ class _Accumulator:
     def add(self, batch: list[Window], outputs: list[tuple[slice, torch.Tensor]]) -> None:
         """Add the banded logits `outputs` (`(rows, (B, h', w, C'))`) of `batch`."""
         p, stride = self.p, self.stride
+        # a batch of whole images only: each keeps a view of the batch's logits (no copy);
+        # otherwise a copy, so the rest of the batch's logits are freed
+        whole_images = all(self.windows_per_image[w.image] == 1 for w in batch)
         for i, w in enumerate(batch):
             if self.windows_per_image[w.image] == 1:
-                self.sums[w.image] = torch.cat([out[i] for _, out in outputs]).contiguous()
+                bands = [out[i] for _, out in outputs]
+                view = whole_images and len(bands) == 1
+                self.sums[w.image] = bands[0] if view else torch.cat(bands)
                 continue
             total, count = self.sums[w.image], self.counts[w.image]
             if total is None or count is None:

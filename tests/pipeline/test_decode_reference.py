@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from larvseg.pipeline import labeling
 from larvseg.pipeline.labeling import ItemAssignment, label_pixels
 
 REFERENCE = np.load(Path(__file__).parent / "data" / "decode_reference.npz")
@@ -47,5 +48,23 @@ def test_decoding_makes_its_tensors_on_the_logits_device(case: str) -> None:
     logits = torch.from_numpy(REFERENCE[f"{case}/logits"])
     with torch.device("meta"):
         labels, scores = label_pixels(logits, items, (height, width), None if k < 0 else k, span)
+    np.testing.assert_array_equal(labels, REFERENCE[f"{case}/labels"])
+    assert scores.tobytes() == REFERENCE[f"{case}/scores"].tobytes()
+
+
+@pytest.mark.parametrize("case", ["photo0", "photo0_open", "closed_subset"])
+def test_reductions_in_bands_of_cells_change_no_bit(
+    case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The logsumexp (each class its own item) and the item masses (a vocabulary, open
+    mode) run in cache-sized bands of cells; bands of a grid row and one cell, which cut
+    the grid's rows, give the reference's bytes."""
+    num_items, height, width, k, span = (int(v) for v in REFERENCE[f"{case}/setup"])
+    items = ItemAssignment(
+        torch.from_numpy(REFERENCE[f"{case}/assignment"]), num_items, str(REFERENCE[f"{case}/mode"])
+    )
+    logits = torch.from_numpy(REFERENCE[f"{case}/logits"])
+    monkeypatch.setattr(labeling, "CELL_BAND_ELEMENTS", (logits.shape[1] + 1) * logits.shape[-1])
+    labels, scores = label_pixels(logits, items, (height, width), None if k < 0 else k, span)
     np.testing.assert_array_equal(labels, REFERENCE[f"{case}/labels"])
     assert scores.tobytes() == REFERENCE[f"{case}/scores"].tobytes()

@@ -127,3 +127,21 @@ def test_kept_classes_are_the_slice_of_all_logits(cosine_model: LarvSegModel) ->
 def test_stride_must_divide_the_patch(cosine_model: LarvSegModel, stride: int) -> None:
     with pytest.raises(InputError, match="divisor of the patch size 16"):
         window_logits(cosine_model, [torch.randn(1, 3, 64, 64)], 64, stride=stride)
+
+
+def test_whole_images_keep_their_logits_without_a_copy() -> None:
+    """Images that fit one window each keep views of their batch's logits (no copy of a
+    21K-class grid); one batched with another image's windows gets its own copy, so the
+    rest of the batch's logits are freed."""
+    model = PatchMean()
+    whole = window_logits(model, [torch.randn(1, 3, 64, 64) for _ in range(3)], 64)  # type: ignore[arg-type]
+    storages = {logits.untyped_storage().data_ptr() for logits in whole}
+    assert len(storages) == 1
+    mixed = window_logits(
+        model,  # type: ignore[arg-type]
+        [torch.randn(1, 3, 64, 64), torch.randn(1, 3, 64, 96)],
+        64,
+        32,
+        batch_size=3,
+    )
+    assert mixed[0].untyped_storage().nbytes() == mixed[0].numel() * 4
