@@ -52,28 +52,28 @@ class Checkpoint:
 
 
 CHECKPOINTS: tuple[Checkpoint, ...] = (
-    Checkpoint(DEFAULT_MODEL, 21841, "mean + norm", 102.6, 19.8, 1473),
-    Checkpoint(PAPER_INIT, 21843, "class token", 102.6, 37.0, 1410),
-    Checkpoint("timm/vit_small_patch16_224.augreg_in21k", 21843, "class token", 30.1, 20.8, 1114),
-    Checkpoint("timm/vit_large_patch16_224.augreg_in21k", 21843, "class token", 325.7, 231.5, 2274),
+    Checkpoint(DEFAULT_MODEL, 21841, "mean + norm", 102.6, 2.26, 1636),
+    Checkpoint(PAPER_INIT, 21843, "class token", 102.6, 1.27, 1351),
+    Checkpoint("timm/vit_small_patch16_224.augreg_in21k", 21843, "class token", 30.1, 0.47, 1041),
+    Checkpoint("timm/vit_large_patch16_224.augreg_in21k", 21843, "class token", 325.7, 4.07, 2214),
     Checkpoint(
-        "timm/vit_base_patch16_clip_224.laion2b_ft_in12k", 11821, "class token", 94.9, 76.6, 1297
+        "timm/vit_base_patch16_clip_224.laion2b_ft_in12k", 11821, "class token", 94.9, 1.28, 1274
     ),
     Checkpoint(
-        "timm/deit3_base_patch16_224.fb_in22k_ft_in1k", 1000, "class token", 86.6, 16.1, 1177
+        "timm/deit3_base_patch16_224.fb_in22k_ft_in1k", 1000, "class token", 86.6, 1.2, 1184
     ),
-    Checkpoint("timm/vit_medium_patch16_gap_240.sw_in12k", 11821, "mean", 44.4, 24.1, 1104),
+    Checkpoint("timm/vit_medium_patch16_gap_240.sw_in12k", 11821, "mean", 44.4, 0.63, 1060),
     Checkpoint(
-        "timm/vit_medium_patch16_reg4_gap_256.sbb_in12k", 11821, "mean + norm", 44.4, 21.8, 1101
+        "timm/vit_medium_patch16_reg4_gap_256.sbb_in12k", 11821, "mean + norm", 44.4, 0.6, 1059
     ),
     Checkpoint(
-        "timm/eva02_base_patch14_448.mim_in22k_ft_in22k", 21841, "mean + norm", 103.1, 46.1, 1490
+        "timm/eva02_base_patch14_448.mim_in22k_ft_in22k", 21841, "mean + norm", 103.1, 1.99, 1363
     ),
-    Checkpoint("timm/swin_base_patch4_window7_224.ms_in22k", 21841, "mean", 109.1, 21.6, 1421),
-    Checkpoint("timm/convnext_tiny.fb_in22k", 21841, "mean + norm", 44.6, 18.7, 1072),
-    Checkpoint("timm/convnext_base.fb_in22k", 21841, "mean + norm", 110.0, 11.2, 1356),
-    Checkpoint("timm/resnetv2_50x1_bit.goog_in21k", 21843, "mean", 68.3, 26.1, 1158),
-    Checkpoint("timm/tf_efficientnetv2_s.in21k", 21843, "mean", 48.2, 43.5, 1054),
+    Checkpoint("timm/swin_base_patch4_window7_224.ms_in22k", 21841, "mean", 109.1, 1.25, 1406),
+    Checkpoint("timm/convnext_tiny.fb_in22k", 21841, "mean + norm", 44.6, 0.33, 1132),
+    Checkpoint("timm/convnext_base.fb_in22k", 21841, "mean + norm", 110.0, 1.14, 1377),
+    Checkpoint("timm/resnetv2_50x1_bit.goog_in21k", 21843, "mean", 68.3, 0.37, 1161),
+    Checkpoint("timm/tf_efficientnetv2_s.in21k", 21843, "mean", 48.2, 0.25, 1073),
 )
 """The table of docs/weights.md, in its order."""
 
@@ -86,7 +86,7 @@ def checkpoint_table() -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for c in CHECKPOINTS:
-        seconds = "-" if c.cpu_seconds is None else f"{c.cpu_seconds:.1f}"
+        seconds = "-" if c.cpu_seconds is None else f"{c.cpu_seconds:.2f}"
         rss = "-" if c.peak_rss_mib is None else f"{c.peak_rss_mib:.0f}"
         default = " (default)" if c.hub_id == DEFAULT_MODEL else ""
         lines.append(
