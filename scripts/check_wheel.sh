@@ -47,7 +47,9 @@ PY
 "$work/venv/bin/larvseg" vocab search moth --limit 2
 "$work/venv/bin/larvseg-train" --help > /dev/null
 # the packaged configurations, found by name from a folder without configs/
-"$work/venv/bin/larvseg-train" --list-configs | grep -q "^toy/larvseg "
+# (captured first: under pipefail, `| grep -q` fails whenever grep stops reading first)
+configs=$("$work/venv/bin/larvseg-train" --list-configs)
+grep -q "^toy/larvseg " <<<"$configs"
 "$work/venv/bin/python" -c "from larvseg.train.schema import load_config; \
 assert load_config('larvseg_c171_wa150_i124').data.sources[2].name == 'i124'"
 echo "wheel check passed: $(basename "$wheel")"

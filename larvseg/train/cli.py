@@ -197,9 +197,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return USAGE_ERROR
     argv, note = old_form(sys.argv[1:] if argv is None else list(argv))
-    args = build_parser().parse_args(argv)
 
     def command() -> int:
+        args = build_parser().parse_args(argv)  # --list-configs prints here: a closed pipe too
         if note is not None:
             warnings.warn(f"{note}; the old form goes in the next release", FutureWarning, 2)
         return int(args.func(args))

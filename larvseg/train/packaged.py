@@ -8,6 +8,7 @@ directory; `--list-configs` prints them (`configs/README.md` describes the paper
 from __future__ import annotations
 
 import argparse
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -76,4 +77,5 @@ class ListConfigs(argparse.Action):
 
     def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
         print(list_configs())
+        sys.stdout.flush()  # a reader that went away is reported here, not at shutdown
         parser.exit()

@@ -4,6 +4,7 @@ LarvSegError -> one line and exit 2; a closed pipe ends quietly."""
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import warnings
@@ -91,6 +92,31 @@ def test_output_piped_into_head_ends_quietly() -> None:
     )
     assert len(result.stdout.splitlines()) == 1
     assert result.stderr == ""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["larvseg", "vocab", "search", "moth"], ["larvseg.train.cli", "--list-configs"]],
+    ids=["larvseg vocab search", "larvseg-train --list-configs"],
+)
+def test_output_into_a_pipe_closed_before_it_is_written_ends_quietly(command: list[str]) -> None:
+    """The reader is gone before the first write (the race `| grep -q` loses when stdout is
+    unbuffered): no traceback, exit 1."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", *command],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    finally:
+        os.close(write_end)
+    assert result.stderr == ""
+    assert result.returncode == 1
 
 
 def test_every_error_class_is_a_larvseg_error() -> None:
